@@ -1,0 +1,26 @@
+/**
+ * Compiles the source of an inline function. The same code runs in the workers.
+ *
+ * tsx and esbuild (with `keepNames`) rewrite function source to call a `__name(fn, "name")`
+ * helper that exists only in the caller's module scope; we supply a harmless one.
+ * Method shorthand (`{ f(x) {...} }.f`) has source `f(x) {...}`, which is not an expression on its
+ * own, so we retry it inside an object literal.
+ */
+export function compileInline(source: string): (...args: unknown[]) => unknown {
+  let compiled: unknown;
+  try {
+    compiled = new Function('__name', `"use strict"; return (${source}\n);`)(nameHelper);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    compiled = new Function('__name', `"use strict"; const o = { ${source}\n}; return o[Object.keys(o)[0]];`)(nameHelper);
+  }
+  if (typeof compiled !== 'function') throw new TypeError('the source does not evaluate to a function');
+  return compiled as (...args: unknown[]) => unknown;
+}
+
+function nameHelper<T extends object>(target: T, value: string): T {
+  try {
+    Object.defineProperty(target, 'name', { value, configurable: true });
+  } catch { /* frozen: the name is cosmetic */ }
+  return target;
+}

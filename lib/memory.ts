@@ -1,0 +1,92 @@
+import { debuglog } from 'node:util';
+import type { SharedTypedArray } from './protocol.js';
+
+const debug = debuglog('parallelize');
+
+type TypedArrayConstructor<T extends SharedTypedArray> = {
+  new (buffer: SharedArrayBuffer, byteOffset?: number, length?: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+};
+
+/** A zero-filled typed array of `length` elements on a fresh `SharedArrayBuffer`. */
+export function allocateShared<T extends SharedTypedArray>(Type: TypedArrayConstructor<T>, length: number): T {
+  return new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT), 0, length);
+}
+
+export function isTypedArray(value: unknown): value is SharedTypedArray {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView);
+}
+
+export function isShared(view: ArrayBufferView): boolean {
+  return view.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * The same values on shared memory: a view already on a `SharedArrayBuffer` is used as it is,
+ * anything else is copied exactly once.
+ */
+export function toShared<T extends SharedTypedArray>(view: T): T {
+  if (isShared(view)) return view;
+  const Type = view.constructor as TypedArrayConstructor<T>;
+  const copy = allocateShared(Type, view.length);
+  (copy as unknown as { set(source: ArrayLike<unknown>): void }).set(view);
+  debug('copied %d bytes of %s input into shared memory', view.byteLength, Type.name);
+  return copy;
+}
+
+/**
+ * Packs typed arrays of one kind, end to end, into one shared array; item `i` is
+ * `values.subarray(offsets[i], offsets[i + 1])`. `offsets` are float64 so totals past 2^31 fit.
+ */
+export function packRagged(arrays: readonly SharedTypedArray[]): { values: SharedTypedArray; offsets: Float64Array } {
+  const offsets = allocateShared(Float64Array, arrays.length + 1);
+  let total = 0;
+  for (let i = 0; i < arrays.length; i++) {
+    offsets[i] = total;
+    total += arrays[i]!.length;
+  }
+  offsets[arrays.length] = total;
+  const Type = arrays[0]!.constructor as TypedArrayConstructor<SharedTypedArray>;
+  const values = allocateShared(Type, total);
+  for (let i = 0; i < arrays.length; i++) {
+    (values as unknown as { set(source: ArrayLike<unknown>, offset: number): void }).set(arrays[i]!, offsets[i]!);
+  }
+  debug('packed %d %s items (%d values) into shared memory', arrays.length, Type.name, total);
+  return { values, offsets };
+}
+
+/**
+ * A copy of `context` in which every typed array lives in shared memory, so that sending it to
+ * each worker shares the values instead of cloning them. Walks plain objects, arrays and Maps;
+ * anything else is left to structured clone. The same typed array seen twice is moved once.
+ */
+export function shareContext(context: unknown, seen = new Map<unknown, unknown>()): unknown {
+  if (typeof context !== 'object' || context === null) return context;
+  if (seen.has(context)) return seen.get(context);
+  if (isTypedArray(context)) {
+    const shared = toShared(context);
+    seen.set(context, shared);
+    return shared;
+  }
+  if (Array.isArray(context)) {
+    const copy: unknown[] = [];
+    seen.set(context, copy);
+    for (const item of context) copy.push(shareContext(item, seen));
+    return copy;
+  }
+  if (context instanceof Map) {
+    const copy = new Map<unknown, unknown>();
+    seen.set(context, copy);
+    for (const [key, value] of context) copy.set(key, shareContext(value, seen));
+    return copy;
+  }
+  const proto: unknown = Object.getPrototypeOf(context);
+  if (proto !== Object.prototype && proto !== null) return context;
+  const copy: Record<string, unknown> = {};
+  seen.set(context, copy);
+  for (const [key, value] of Object.entries(context)) {
+    Object.defineProperty(copy, key, { value: shareContext(value, seen), enumerable: true, writable: true, configurable: true });
+  }
+  return copy;
+}

@@ -1,0 +1,40 @@
+import type { Matrix } from './matrix.js';
+import type { ParallelizeOptions } from './options.js';
+import { resolveOptions, defaultCores } from './options.js';
+import { Pool, type Data, type ItemOf, type Mapper } from './pool.js';
+import type { TaskRef } from './task.js';
+
+/**
+ * Calls `fn(item, index, context)` for every item of `data` on all cores, and resolves with a
+ * `Matrix` of one row per item (`rows = data.length`, `cols` = the length of one result), like
+ * numpy's `reshape(len(data), -1)`. Threads are started for this call and stopped before it settles.
+ *
+ * `fn` is an inline function (sent to the workers as source, so it must be self-contained; pass
+ * what it needs through `options.context`) or a `task()` reference to a module's export.
+ *
+ * @example
+ * ```ts
+ * const subjects = Matrix.alloc(1000, 65_536); // fill in place: no copy on the way to workers
+ * const stats = await parallelize(subjects, (voxels, i, { mask }) => {
+ *   let sum = 0, n = 0;
+ *   for (let v = 0; v < voxels.length; v++) if (mask[v]) { sum += voxels[v]; n++; }
+ *   return [sum / n, n];
+ * }, { context: { mask } });
+ * stats.rows; //=> 1000
+ * stats.cols; //=> 2
+ * ```
+ */
+export async function parallelize<D extends Data, Context = unknown>(
+  data: D,
+  fn: Mapper<ItemOf<D>, Context> | TaskRef,
+  options?: ParallelizeOptions<Context>,
+): Promise<Matrix> {
+  // Validate before building a pool, so a bad `cores` is reported as itself.
+  const { cores } = resolveOptions(options, Number.MAX_SAFE_INTEGER);
+  const pool = new Pool({ cores: cores === Number.MAX_SAFE_INTEGER ? defaultCores() : cores });
+  try {
+    return await pool.parallelize(data, fn, options);
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The wire protocol between the main thread and the worker bootstrap.
+ * Both `lib/` and `workers/` import this file; it holds types and constants only.
+ */
+
+export const MessageType = {
+  // Posted by main.
+  /** Set up one call on a worker: its function, input and context. */
+  JOB_START: 1,
+  /** Run rows [start, end) of a call that was started on this worker. */
+  RUN_CHUNK: 2,
+  /** The call is over; drop its state. */
+  JOB_END: 3,
+  /** Leave the message loop so the thread exits by itself. */
+  SHUTDOWN: 4,
+
+  // Posted by worker.
+  /** A chunk finished; its rows travel in a transferred buffer. */
+  CHUNK_DONE: 11,
+  /** A chunk stopped at a failing row. */
+  CHUNK_FAILED: 12,
+  /** A chunk was skipped because its call had been cancelled. */
+  CHUNK_SKIPPED: 13,
+} as const;
+
+/** Index of the call's "cancelled" flag in its control `Int32Array`. */
+export const kCancelledField = 0;
+/** Index of the call's "rows finished" counter in its control `Int32Array`. */
+export const kRowsDoneField = 1;
+export const kControlFieldCount = 2;
+
+/** How a worker reads the call's function. */
+export type FnSpec =
+  | { readonly kind: 'inline'; readonly source: string }
+  | { readonly kind: 'module'; readonly url: string; readonly exportName: string };
+
+/** How a worker reads item `i` of the call's data. */
+export type InputSpec =
+  /** Items travel inside each RUN_CHUNK message. */
+  | { readonly kind: 'array' }
+  /** Item `i` is `values[i]`. */
+  | { readonly kind: 'typed'; readonly values: SharedTypedArray }
+  /** Item `i` is row `i` of a row-major `Float64Array`. */
+  | { readonly kind: 'matrix'; readonly values: Float64Array; readonly cols: number }
+  /** Item `i` is `values.subarray(offsets[i], offsets[i + 1])`. */
+  | { readonly kind: 'ragged'; readonly values: SharedTypedArray; readonly offsets: Float64Array };
+
+export type SharedTypedArray =
+  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array
+  | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+/** Passed once to every worker as `workerData`. */
+export interface WorkerStartup {
+  /** One Float64 slot where the worker publishes the index it is running, for crash reports. */
+  readonly currentIndex: Float64Array;
+}
+
+export interface JobStartMessage {
+  readonly type: typeof MessageType.JOB_START;
+  readonly jobId: number;
+  readonly fn: FnSpec;
+  readonly input: InputSpec;
+  readonly context: unknown;
+  /** `kControlFieldCount` Int32 fields on a SharedArrayBuffer. */
+  readonly control: Int32Array;
+}
+
+export interface RunChunkMessage {
+  readonly type: typeof MessageType.RUN_CHUNK;
+  readonly jobId: number;
+  readonly chunkId: number;
+  readonly start: number;
+  readonly end: number;
+  /** Only for `array` inputs: items [start, end). */
+  readonly items?: readonly unknown[];
+}
+
+export interface JobEndMessage {
+  readonly type: typeof MessageType.JOB_END;
+  readonly jobId: number;
+}
+
+export interface ShutdownMessage {
+  readonly type: typeof MessageType.SHUTDOWN;
+}
+
+export type MainMessage = JobStartMessage | RunChunkMessage | JobEndMessage | ShutdownMessage;
+
+export interface ChunkDoneMessage {
+  readonly type: typeof MessageType.CHUNK_DONE;
+  readonly jobId: number;
+  readonly chunkId: number;
+  readonly cols: number;
+  /** Rows [start, end) of the result, row-major; its buffer is transferred. */
+  readonly values: Float64Array;
+}
+
+export interface ChunkFailedMessage {
+  readonly type: typeof MessageType.CHUNK_FAILED;
+  readonly jobId: number;
+  readonly chunkId: number;
+  readonly failure: SerializedFailure;
+}
+
+export interface ChunkSkippedMessage {
+  readonly type: typeof MessageType.CHUNK_SKIPPED;
+  readonly jobId: number;
+  readonly chunkId: number;
+}
+
+export type WorkerMessage = ChunkDoneMessage | ChunkFailedMessage | ChunkSkippedMessage;
+
+/** A failure found in a worker, in a shape that survives structured clone. */
+export interface SerializedFailure {
+  readonly code: string;
+  readonly message: string;
+  /** The item to blame, when there is one. */
+  readonly index?: number;
+  /** Result length of the reference row and of the failing row, for `ERR_RESULT_SHAPE`. */
+  readonly cols?: number;
+  readonly cause?: SerializedError;
+}
+
+/** An error value as plain data: structured clone drops subclasses and own properties. */
+export interface SerializedError {
+  /** `false` when the thrown value was not an Error (a string, `null`, a plain object). */
+  readonly isError: boolean;
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly props: Record<string, unknown>;
+  readonly cause?: SerializedError;
+  /** The thrown value itself, when it was not an Error and could be cloned. */
+  readonly value?: unknown;
+}

@@ -1,0 +1,117 @@
+/**
+ * The script every worker thread runs. It owns no policy: the main thread decides which chunk
+ * runs where; we load each call's function once, run the chunks we are sent one after another,
+ * and answer every RUN_CHUNK with exactly one message, so the main thread's count of chunks in
+ * flight can never drift.
+ */
+import assert from 'node:assert';
+import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../lib/errors.js';
+import {
+  MessageType, kCancelledField, kRowsDoneField,
+  type JobStartMessage, type MainMessage, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
+} from '../lib/protocol.js';
+import { loadFunction } from './load-function.js';
+import { runChunk } from './run-chunk.js';
+
+interface Job {
+  readonly fn: (item: unknown, index: number, context: unknown) => unknown;
+  readonly inline: boolean;
+  readonly context: unknown;
+  readonly control: Int32Array;
+  readonly itemReader: (items: readonly unknown[] | undefined, start: number) => (index: number) => unknown;
+}
+
+const port = parentPort!;
+const { currentIndex } = workerData as WorkerStartup;
+// A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
+const jobs = new Map<number, Promise<Job | SerializedFailure>>();
+// Chunks run strictly one at a time, in arrival order, even when fn is async.
+let queue: Promise<void> = Promise.resolve();
+
+port.on('message', (message: MainMessage) => {
+  switch (message.type) {
+    case MessageType.JOB_START:
+      jobs.set(message.jobId, loadJob(message));
+      break;
+    case MessageType.RUN_CHUNK: {
+      // Look the job up now, not when the chunk's turn comes: JOB_END may arrive in between.
+      const job = jobs.get(message.jobId);
+      assert(job, `RUN_CHUNK for unknown job ${message.jobId}`);
+      queue = queue.then(() => runAndReport(job, message));
+      break;
+    }
+    case MessageType.JOB_END:
+      jobs.delete(message.jobId);
+      break;
+    case MessageType.SHUTDOWN:
+      // Closing the port empties our event loop, so the thread exits by itself; unlike
+      // terminate(), a normal exit lets V8 write coverage and runs exit handlers.
+      port.close();
+      break;
+    default:
+      assert.fail(`Unknown message type ${(message as { type: unknown }).type}`);
+  }
+});
+
+async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailure> {
+  const loaded = await loadFunction(message.fn);
+  if ('code' in loaded) return loaded;
+  const { input } = message;
+  let itemReader: Job['itemReader'];
+  switch (input.kind) {
+    case 'array':
+      itemReader = (items, start) => (index) => items![index - start];
+      break;
+    case 'typed':
+      itemReader = () => (index) => input.values[index];
+      break;
+    case 'matrix':
+      itemReader = () => (index) => input.values.subarray(index * input.cols, (index + 1) * input.cols);
+      break;
+    case 'ragged':
+      itemReader = () => (index) => input.values.subarray(input.offsets[index], input.offsets[index + 1]);
+      break;
+  }
+  return { ...loaded, context: message.context, control: message.control, itemReader };
+}
+
+async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: RunChunkMessage): Promise<void> {
+  const { jobId, chunkId } = chunk;
+  let reply: WorkerMessage;
+  let transfer: ArrayBuffer[] = [];
+  try {
+    const job = await pending;
+    if ('code' in job) {
+      reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: job };
+    } else {
+      const outcome = await runChunk({
+        fn: job.fn,
+        context: job.context,
+        inline: job.inline,
+        getItem: job.itemReader(chunk.items, chunk.start),
+        start: chunk.start,
+        end: chunk.end,
+        // Another worker's failure, a timeout or an abort sets this flag; we read it before each
+        // item, so a cancelled call stops within one item without any message reaching us.
+        isCancelled: () => Atomics.load(job.control, kCancelledField) !== 0,
+        onItem: (index) => { currentIndex[0] = index; },
+      });
+      if (outcome.status === 'done') {
+        // Count the rows before posting: the main thread may read the counter as soon as the message lands.
+        Atomics.add(job.control, kRowsDoneField, chunk.end - chunk.start);
+        reply = { type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values };
+        transfer = [outcome.values.buffer as ArrayBuffer];
+      } else if (outcome.status === 'failed') {
+        reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: outcome.failure };
+      } else {
+        reply = { type: MessageType.CHUNK_SKIPPED, jobId, chunkId };
+      }
+    }
+  } catch (error) {
+    // A bug of ours, not of fn: still answer, so the caller gets an error instead of a hang.
+    reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: { code: 'ERR_TASK_FAILED', message: `internal error in worker: ${String(error)}`, cause: serializeError(error) } };
+  }
+  currentIndex[0] = -1;
+  port.postMessage(reply, transfer);
+}

@@ -1,0 +1,131 @@
+import { describe, serializeError, shapeFailure } from '../lib/errors.js';
+import type { SerializedFailure } from '../lib/protocol.js';
+
+/** Everything one chunk needs; no thread APIs, so it can be tested on the main thread. */
+export interface ChunkJob {
+  readonly fn: (item: unknown, index: number, context: unknown) => unknown;
+  readonly context: unknown;
+  readonly getItem: (index: number) => unknown;
+  readonly start: number;
+  readonly end: number;
+  /** Checked before every item, so a cancelled call stops after the item it is running. */
+  readonly isCancelled: () => boolean;
+  /** Told the index of each item before it runs, so a crash can be blamed on it. */
+  readonly onItem?: (index: number) => void;
+  /** Extra text for a failure of an inline function that read a variable it cannot see. */
+  readonly inline?: boolean;
+}
+
+export type ChunkOutcome =
+  | { readonly status: 'done'; readonly cols: number; readonly values: Float64Array }
+  | { readonly status: 'failed'; readonly failure: SerializedFailure }
+  | { readonly status: 'cancelled' };
+
+/**
+ * Runs rows [start, end) and flattens each result into one row-major `Float64Array`.
+ * Awaits only results that are promises, so a synchronous `fn` never yields to the event loop.
+ */
+export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
+  const { fn, context, getItem, start, end } = job;
+  let values = new Float64Array(0);
+  let cols = -1;
+  for (let index = start; index < end; index++) {
+    if (job.isCancelled()) return { status: 'cancelled' };
+    job.onItem?.(index);
+    let result: unknown;
+    try {
+      result = fn(getItem(index), index, context);
+      if (isThenable(result)) result = await result;
+    } catch (error) {
+      return { status: 'failed', failure: taskFailure(error, index, job.inline === true) };
+    }
+    try {
+      const length = flatLength(result, index);
+      if (cols === -1) {
+        cols = length;
+        values = new Float64Array((end - start) * cols);
+      } else if (length !== cols) {
+        return { status: 'failed', failure: shapeFailure(index, length, start, cols) };
+      }
+      writeFlat(result, values, (index - start) * cols);
+    } catch (error) {
+      if (!(error instanceof ResultError)) throw error;
+      return { status: 'failed', failure: { code: error.code, message: error.message, index } };
+    }
+  }
+  return { status: 'done', cols: Math.max(cols, 0), values };
+}
+
+function taskFailure(error: unknown, index: number, inline: boolean): SerializedFailure {
+  const cause = serializeError(error);
+  const what = cause.isError ? `${cause.name}: ${cause.message}` : `a non-Error value: ${cause.message}`;
+  let message = `fn threw at item ${index}: ${what}`;
+  const missing = inline && cause.name === 'ReferenceError' ? /^(\S+) is not defined$/.exec(cause.message)?.[1] : undefined;
+  if (missing !== undefined) {
+    message += `. Inline functions run in a worker thread and cannot see variables of the scope they were written in;` +
+      ` pass \`${missing}\` through \`options.context\` (fn's third argument), or export fn from a module and pass task(url, name)`;
+  }
+  return { code: 'ERR_TASK_FAILED', message, index, cause };
+}
+
+class ResultError extends Error {
+  constructor(readonly code: 'ERR_RESULT_TYPE' | 'ERR_RESULT_SHAPE', message: string) {
+    super(message);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function isNumericView(value: unknown): value is ArrayLike<number> {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+}
+
+const kExpected = 'expected a number or an array of numbers';
+
+/** The number of values `result` flattens to; throws a `ResultError` naming `index` for anything else. */
+function flatLength(result: unknown, index: number): number {
+  if (typeof result === 'number') return 1;
+  if (isNumericView(result)) return result.length;
+  if (!Array.isArray(result)) {
+    const hint = result === undefined ? ' (did fn forget to `return`?)' : '';
+    throw new ResultError('ERR_RESULT_TYPE', `fn returned ${describe(result)} for item ${index}; ${kExpected}${hint}`);
+  }
+  if (result.length === 0 || typeof result[0] === 'number') {
+    for (let k = 0; k < result.length; k++) {
+      if (typeof result[k] !== 'number') {
+        throw new ResultError('ERR_RESULT_TYPE', `fn returned an array holding ${describe(result[k])} at position ${k} for item ${index}; ${kExpected}`);
+      }
+    }
+    return result.length;
+  }
+  const inner = flatLength(result[0], index);
+  for (let k = 1; k < result.length; k++) {
+    if (typeof result[k] === 'number' || flatLength(result[k], index) !== inner) {
+      throw new ResultError('ERR_RESULT_SHAPE', `fn returned a ragged nested array for item ${index} ` +
+        `(element 0 holds ${inner} values, element ${k} does not); nested results must be regular`);
+    }
+  }
+  return inner * result.length;
+}
+
+/** Writes the values of an already measured `result` at `offset`; returns the offset after them. */
+function writeFlat(result: unknown, values: Float64Array, offset: number): number {
+  if (typeof result === 'number') {
+    values[offset] = result;
+    return offset + 1;
+  }
+  if (isNumericView(result)) {
+    values.set(result, offset);
+    return offset + result.length;
+  }
+  const array = result as unknown[];
+  if (array.length === 0) return offset;
+  if (typeof array[0] === 'number') {
+    for (let k = 0; k < array.length; k++) values[offset + k] = array[k] as number;
+    return offset + array.length;
+  }
+  for (const element of array) offset = writeFlat(element, values, offset);
+  return offset;
+}
