@@ -19,8 +19,9 @@ export const kTailChunksPerWorker = 256;
  * (few messages) and shrink towards the end (no worker idles while another finishes a big chunk),
  * never below `max(1, floor(count / (workers × 256)))`.
  *
- * Worked example: 1,000 items on 2 workers with `'auto'` gives chunks of 250, 188, 141, 106, 79, 59,
- * 45, 33, 25, 19, 14, 11, 8, 6, 5, 3, 3, 2, 1, 1, 1: 21 chunks, the last ones single items.
+ * Worked example: 1,000 items on 2 workers with `'auto'` (floor 1) gives 22 chunks of 250, 188, 141,
+ * 106, 79, 59, 45, 33, 25, 19, 14, 11, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1 items. 1,000,000 items on 2 workers
+ * (floor 1,953) give 21 chunks, from 250,000 down to 1,953.
  */
 export function planChunks(count: number, workers: number, chunkSize: number | 'auto'): Chunk[] {
   const chunks: Chunk[] = [];

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createPool, Matrix, parallelize, task } from '@parallelize/core';
+import { rejection } from './helpers.ts';
+
+const data = [1, 2, 3];
+const double = (x: number) => x * 2;
+
+/** Bad input rejects (never throws synchronously) with the house-style message and ERR_INVALID_ARG. */
+async function assertRejects(call: () => Promise<unknown>, Type: typeof TypeError | typeof RangeError, message: string | RegExp): Promise<void> {
+  let promise: Promise<unknown> | undefined;
+  assert.doesNotThrow(() => { promise = call(); }, 'does not throw synchronously');
+  const error = await rejection(promise!);
+  assert.ok(error instanceof Type, `${error?.constructor?.name} is a ${Type.name}`);
+  assert.equal(error.code, 'ERR_INVALID_ARG');
+  if (typeof message === 'string') assert.equal(error.message, message);
+  else assert.match(error.message, message);
+}
+
+describe('bad arguments', () => {
+  test('cores must be a positive integer', async () => {
+    await assertRejects(() => parallelize(data, double, { cores: 0 }), TypeError, 'Expected `cores` to be a positive integer, got `0` (number)');
+    await assertRejects(() => parallelize(data, double, { cores: 1.5 }), TypeError, 'Expected `cores` to be a positive integer, got `1.5` (number)');
+    await assertRejects(() => parallelize(data, double, { cores: '2' as never }), TypeError, "Expected `cores` to be a positive integer, got `'2'` (string)");
+  });
+
+  test("chunkSize must be a positive integer or 'auto'", async () => {
+    await assertRejects(() => parallelize(data, double, { chunkSize: -1 }), TypeError, "Expected `chunkSize` to be a positive integer or 'auto', got `-1` (number)");
+    await assertRejects(() => parallelize(data, double, { chunkSize: 'big' as never }), TypeError, /^Expected `chunkSize` to be a positive integer or 'auto', got `'big'` \(string\)$/);
+  });
+
+  test('unknown option names are rejected, with a suggestion for typos', async () => {
+    await assertRejects(() => parallelize(data, double, { core: 2 } as never), TypeError,
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context` (did you mean `cores`?), got `'core'` (string)");
+    await assertRejects(() => parallelize(data, double, { verbose: true } as never), TypeError,
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, got `'verbose'` (string)");
+  });
+
+  test('options must be an object', async () => {
+    await assertRejects(() => parallelize(data, double, 4 as never), TypeError, 'Expected `options` to be an object, got `4` (number)');
+    await assertRejects(() => parallelize(data, double, null as never), TypeError, 'Expected `options` to be an object, got `null` (null)');
+  });
+
+  test('data must be an Array, a typed array or a Matrix', async () => {
+    await assertRejects(() => parallelize(null as never, double), TypeError, 'Expected `data` to be an Array, a typed array or a Matrix, got `null` (null)');
+    await assertRejects(() => parallelize('abc' as never, double), TypeError, "Expected `data` to be an Array, a typed array or a Matrix, got `'abc'` (string)");
+    await assertRejects(() => parallelize({ length: 2 } as never, double), TypeError, 'Expected `data` to be an Array, a typed array or a Matrix, got `{ length: 2 }` (Object)');
+  });
+
+  test('sparse arrays are rejected, naming the hole', async () => {
+    const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    await assertRejects(() => parallelize(sparse, double), TypeError, /`data\[1\]` is a hole in a sparse Array/);
+  });
+
+  test('an Array of typed arrays must hold one kind, naming the odd item', async () => {
+    const mixed = [new Float64Array(2), new Float64Array(1), new Int32Array(3)];
+    await assertRejects(() => parallelize(mixed, (x) => x.length), TypeError,
+      /^Expected `data\[2\]` to be a Float64Array like `data\[0\]` .*, got `Int32Array\(3\) \[ 0, 0, 0 \]` \(Int32Array\)$/);
+  });
+
+  test('fn must be a function or a task()', async () => {
+    await assertRejects(() => parallelize(data, 42 as never), TypeError, 'Expected `fn` to be a function or a task() reference, got `42` (number)');
+    await assertRejects(() => parallelize(data, undefined as never), TypeError, 'Expected `fn` to be a function or a task() reference, got `undefined` (undefined)');
+  });
+
+  test('native and bound functions are rejected with a way out', async () => {
+    await assertRejects(() => parallelize(data, Math.sqrt), TypeError, /^Expected `fn` to be a function written in JavaScript .*wrap it: `\(x\) => Math.sqrt\(x\)`/);
+    await assertRejects(() => parallelize(data, double.bind(null)), TypeError, /native and bound functions/);
+  });
+
+  test('classes and generators are rejected', async () => {
+    await assertRejects(() => parallelize(data, class Foo {} as never), TypeError, /^Expected `fn` to be a function, not a class, got `\[function Foo\]`/);
+    await assertRejects(() => parallelize(data, function* gen() { yield 1; } as never), TypeError, /generators cannot return a row/);
+  });
+
+  test('task() checks its arguments at once, and its module when called', async () => {
+    assert.throws(() => task(42 as never), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: 'Expected `module` to be a URL or a non-empty string, got `42` (number)' });
+    assert.throws(() => task('./x.js', ''), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: "Expected `exportName` to be a non-empty string, got `''` (string)" });
+    await assertRejects(() => parallelize(data, task('./no/such/module.js')), TypeError, /^Expected `fn` to be a task\(\) whose module exists, got `'file:\/\/.*\/no\/such\/module\.js'`/);
+  });
+
+  test('createPool checks its options synchronously', () => {
+    assert.throws(() => createPool({ cores: -2 }), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: 'Expected `cores` to be a positive integer, got `-2` (number)' });
+    assert.throws(() => createPool({ chunkSize: 3 } as never), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: "Expected `options` to be an object with only `cores`, got `'chunkSize'` (string)" });
+  });
+
+  test('Matrix checks its shape', () => {
+    assert.throws(() => new Matrix(new Float64Array(5), 2, 3), { name: 'RangeError', code: 'ERR_INVALID_ARG', message: 'Expected `data` to hold rows × cols = 2 × 3 = 6 values, got 5' });
+    assert.throws(() => new Matrix([1, 2] as never, 1, 2), { name: 'TypeError', code: 'ERR_INVALID_ARG' });
+    assert.throws(() => Matrix.alloc(-1, 2), { name: 'TypeError', message: 'Expected `rows` to be a non-negative integer, got `-1` (number)' });
+  });
+});

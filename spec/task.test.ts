@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { Matrix, ParallelizeError, parallelize, task } from '@parallelize/core';
+import { mean } from './fixtures/mean.ts';
+import scale from './fixtures/scale.js';
+import { assertSameMatrix, randomFloats, rejection, serialMap } from './helpers.ts';
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+
+describe('task()', () => {
+  test('runs the default export of a JavaScript module', async () => {
+    const data = randomFloats(300, 1);
+    assertSameMatrix(await parallelize(data, task(fixture('scale.js')), { cores: 2 }), await serialMap(data, scale));
+  });
+
+  test('runs a named export of a TypeScript module (which imports another .ts file)', async () => {
+    const data = Matrix.alloc(40, 3);
+    data.data.set(randomFloats(120, 2));
+    const result = await parallelize(data, task(fixture('stats.ts'), 'stats'), { cores: 2, context: { offset: 1 } });
+    assertSameMatrix(result, await serialMap(data, (row: Float64Array) => [mean(row) + 1, row.length]));
+  });
+
+  test('accepts a URL, a file: URL string, an absolute path and a cwd-relative path', () => {
+    const url = fixture('scale.js');
+    const href = url.href;
+    assert.equal(task(url).module, href);
+    assert.equal(task(href).module, href);
+    assert.equal(task(url.pathname).module, href);
+    assert.equal(task('./spec/fixtures/scale.js').module, pathToFileURL(`${process.cwd()}/spec/fixtures/scale.js`).href);
+    assert.equal(task('some-package').module, 'some-package');
+    assert.equal(task(url).exportName, 'default');
+  });
+
+  test('a missing export rejects with ERR_TASK_LOAD, listing what the module exports', async () => {
+    const error = await rejection(parallelize([1, 2], task(fixture('scale.js'), 'nope')));
+    assert.ok(error instanceof ParallelizeError);
+    assert.equal(error.code, 'ERR_TASK_LOAD');
+    assert.match(error.message, /scale\.js cannot be used: it has no export `nope` \(it exports `default`, `notAFunction`\)/);
+  });
+
+  test('an export that is not a function rejects with ERR_TASK_LOAD', async () => {
+    const error = await rejection(parallelize([1, 2], task(fixture('scale.js'), 'notAFunction')));
+    assert.equal(error.code, 'ERR_TASK_LOAD');
+    assert.match(error.message, /its export `notAFunction` is number, not a function/);
+  });
+
+  test('a module that throws while loading rejects with ERR_TASK_LOAD and the cause', async () => {
+    const error = await rejection(parallelize([1, 2], task(fixture('throws-on-import.js'))));
+    assert.equal(error.code, 'ERR_TASK_LOAD');
+    assert.match(error.message, /^Could not import task module file:.*throws-on-import\.js: this module fails while loading$/);
+    assert.equal(error.cause.message, 'this module fails while loading');
+  });
+});
