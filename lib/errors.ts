@@ -42,7 +42,7 @@ export class ParallelizeError extends Error {
   override name = 'ParallelizeError';
   readonly code: ParallelizeErrorCode;
   /** The index of the item to blame, when there is one. */
-  readonly index?: number;
+  declare readonly index?: number;
 
   constructor(code: ParallelizeErrorCode, message: string, options: { index?: number; cause?: unknown } = {}) {
     super(message, 'cause' in options ? { cause: options.cause } : undefined);
@@ -96,8 +96,7 @@ const kUnsafeKeys = new Set(['__proto__', 'constructor', 'prototype']);
 export function serializeError(thrown: unknown, depth = 0): SerializedError {
   const isError = thrown instanceof Error;
   if (!isError) {
-    const value = cloneable(thrown) ? thrown : undefined;
-    return { isError, name: 'Error', message: truncate(safeString(thrown)), props: {}, value };
+    return { isError, name: 'Error', message: truncate(safeString(thrown)), props: {}, ...(cloneable(thrown) && { value: thrown }) };
   }
   const props: Record<string, unknown> = {};
   let keys: string[] = [];

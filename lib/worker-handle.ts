@@ -6,7 +6,10 @@ import { MessageType, type MainMessage, type WorkerMessage, type WorkerStartup }
 const debug = debuglog('parallelize');
 
 // The bootstrap sits beside us after compilation: dist/lib/x.js → dist/workers/bootstrap.js.
-const kBootstrapUrl = new URL('../workers/bootstrap.js', import.meta.url);
+// Workers inherit the parent's execArgv, and a file entry point fails under `--input-type`
+// (as in `node --input-type=module -e ...`), while an evaluated one is unaffected; so the entry
+// point is a one-line script that imports the bootstrap.
+const kEntry = `import(${JSON.stringify(new URL('../workers/bootstrap.js', import.meta.url).href)})`;
 
 /** How long a worker gets to leave by itself after SHUTDOWN before we terminate it. */
 export const kShutdownGraceMs = 500;
@@ -30,7 +33,7 @@ export class WorkerHandle {
   constructor(events: WorkerEvents) {
     this.#currentIndex[0] = -1;
     const startup: WorkerStartup = { currentIndex: this.#currentIndex };
-    this.#worker = new Worker(kBootstrapUrl, { workerData: startup });
+    this.#worker = new Worker(kEntry, { eval: true, workerData: startup });
     this.threadId = this.#worker.threadId;
     debug('[%d] worker started', this.threadId);
     this.#worker.on('message', (message: WorkerMessage) => events.message(this, message));

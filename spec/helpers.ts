@@ -61,6 +61,25 @@ export function threadCount(): number {
   return Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
 }
 
+/** The thread count once it has held still for 50 ms (a thread that just exited may take a moment to go). */
+export async function steadyThreadCount(): Promise<number> {
+  let last = threadCount();
+  for (let tries = 0; tries < 100; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = threadCount();
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** Fails unless the thread count falls back to `count` within `ms` (exited workers are joined, not leaked). */
+export async function threadsBackTo(count: number, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (threadCount() > count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(threadCount() <= count, `${threadCount()} threads are alive, expected at most ${count}`);
+}
+
 /** Settles with `promise`, or fails the test if it takes longer than `ms` (a hang is a failure, not a timeout). */
 export async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -12,7 +12,7 @@ async function assertRejects(call: () => Promise<unknown>, Type: typeof TypeErro
   assert.doesNotThrow(() => { promise = call(); }, 'does not throw synchronously');
   const error = await rejection(promise!);
   assert.ok(error instanceof Type, `${error?.constructor?.name} is a ${Type.name}`);
-  assert.equal(error.code, 'ERR_INVALID_ARG');
+  assert.equal((error as { code?: unknown }).code, 'ERR_INVALID_ARG');
   if (typeof message === 'string') assert.equal(error.message, message);
   else assert.match(error.message, message);
 }
@@ -48,7 +48,7 @@ describe('bad arguments', () => {
   });
 
   test('sparse arrays are rejected, naming the hole', async () => {
-    const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    const sparse = [1, , 3] as number[]; // eslint-disable-line no-sparse-arrays
     await assertRejects(() => parallelize(sparse, double), TypeError, /`data\[1\]` is a hole in a sparse Array/);
   });
 

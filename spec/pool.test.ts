@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { createPool, ParallelizeError } from '@parallelize/core';
+import { assertSameMatrix, randomFloats, rejection, serialMap, steadyThreadCount, threadCount, threadsBackTo, within } from './helpers.ts';
+
+describe('Pool', () => {
+  test('reuses its workers across many calls, each matching a serial map', async () => {
+    const pool = createPool({ cores: 2 });
+    const before = await steadyThreadCount();
+    try {
+      for (let call = 0; call < 40; call++) {
+        const data = randomFloats(call * 7, call);
+        const fn = call % 2 === 0 ? (x: number) => [x, x * x] : (x: number, i: number) => [i - x, Math.cos(x)];
+        assertSameMatrix(await within(5000, pool.parallelize(data, fn)), await serialMap(data, fn));
+        assert.ok(threadCount() <= before + 2, 'never more threads than cores');
+      }
+    } finally {
+      await pool.close();
+    }
+    await threadsBackTo(before);
+  });
+
+  test('concurrent calls never see each other\'s items, contexts or results', async () => {
+    const pool = createPool({ cores: 2 });
+    try {
+      const calls = Array.from({ length: 8 }, (_, call) => {
+        const data = Array.from({ length: 50 + call * 13 }, (_, i) => ({ call, i }));
+        return pool.parallelize(data, (item: { call: number; i: number }, index: number, ctx: { call: number }) => [item.call, ctx.call, item.i - index], { context: { call }, chunkSize: 5 });
+      });
+      const results = await within(10_000, Promise.all(calls));
+      results.forEach((result, call) => {
+        assert.equal(result.rows, 50 + call * 13);
+        for (let i = 0; i < result.rows; i++) assert.deepEqual(Array.from(result.row(i)), [call, call, 0]);
+      });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a call may use fewer cores than the pool', async () => {
+    const pool = createPool({ cores: 2 });
+    try {
+      const result = await pool.parallelize(Array.from({ length: 20 }, (_, i) => i), () => {
+        // threadId 0 is the main thread; workers number from 1.
+        return (globalThis as any).process.getBuiltinModule?.('node:worker_threads')?.threadId ?? -1;
+      }, { cores: 1, chunkSize: 1 });
+      assert.equal(new Set(result.data).size, 1, 'every item ran on one thread');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('close() rejects calls in progress and later calls with ERR_POOL_CLOSED', async () => {
+    const pool = createPool({ cores: 2 });
+    const running = rejection(pool.parallelize(Array.from({ length: 100 }, (_, i) => i), (x: number) => { const t = Date.now() + 10; while (Date.now() < t); return x; }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await within(5000, pool.close());
+    const error = await running;
+    assert.ok(error instanceof ParallelizeError);
+    assert.equal(error.code, 'ERR_POOL_CLOSED');
+    const later = await rejection(pool.parallelize([1], (x: number) => x));
+    assert.equal(later.code, 'ERR_POOL_CLOSED');
+    await pool.close(); // a second close is harmless
+  });
+
+  test('await using closes the pool at the end of the block', async () => {
+    const before = await steadyThreadCount();
+    {
+      await using pool = createPool({ cores: 2 });
+      await pool.parallelize([1, 2, 3, 4], (x: number) => x);
+      assert.ok(threadCount() >= before + 2, 'two workers run');
+    }
+    await threadsBackTo(before);
+  });
+
+  test('a forgotten pool does not keep the process alive', () => {
+    const script = `
+      import { createPool } from '@parallelize/core';
+      const pool = createPool({ cores: 2 });
+      const m = await pool.parallelize([1, 2, 3, 4, 5, 6], (x) => x * 2);
+      console.log(m.data.join(','));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(child.error, undefined, 'the child exited on its own before the 10 s limit');
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), '2,4,6,8,10,12');
+  });
+});

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runChunk, type ChunkJob } from '../dist/workers/run-chunk.js';
+
+function job(fn: ChunkJob['fn'], items: unknown[], extra: Partial<ChunkJob> = {}): ChunkJob {
+  return { fn, context: undefined, getItem: (i) => items[i], start: 0, end: items.length, isCancelled: () => false, ...extra };
+}
+
+describe('runChunk', () => {
+  test('flattens numbers, arrays, typed arrays and nested arrays row-major', async () => {
+    const cases: [unknown, number[]][] = [
+      [7, [7]],
+      [[1, 2, 3], [1, 2, 3]],
+      [Float32Array.of(1.5, 2.5), [1.5, 2.5]],
+      [[[1, 2], [3, 4], [5, 6]], [1, 2, 3, 4, 5, 6]],
+      [[Int8Array.of(1, 2), Int8Array.of(3, 4)], [1, 2, 3, 4]],
+      [[], []],
+    ];
+    for (const [result, flat] of cases) {
+      const outcome = await runChunk(job(() => result, [0, 1]));
+      assert.equal(outcome.status, 'done');
+      if (outcome.status !== 'done') continue;
+      assert.equal(outcome.cols, flat.length);
+      assert.deepEqual(Array.from(outcome.values), [...flat, ...flat]);
+    }
+  });
+
+  test('writes only rows [start, end), each at its own offset', async () => {
+    const outcome = await runChunk(job((x, i) => [x as number, i], [10, 11, 12, 13, 14], { start: 2, end: 4 }));
+    assert.deepEqual(outcome.status === 'done' && Array.from(outcome.values), [12, 2, 13, 3]);
+  });
+
+  test('passes the context as the third argument', async () => {
+    const outcome = await runChunk(job((x, _i, ctx) => (x as number) * (ctx as { k: number }).k, [1, 2], { context: { k: 10 } }));
+    assert.deepEqual(outcome.status === 'done' && Array.from(outcome.values), [10, 20]);
+  });
+
+  test('awaits promises and only promises', async () => {
+    let sync = true;
+    const pending = runChunk(job((x) => x as number, [1, 2, 3]));
+    // A synchronous fn runs to the end before runChunk returns its promise.
+    const outcome = await pending;
+    assert.ok(sync);
+    sync = false;
+    const asyncOutcome = await runChunk(job(async (x) => (x as number) * 2, [1, 2, 3]));
+    assert.deepEqual(asyncOutcome.status === 'done' && Array.from(asyncOutcome.values), [2, 4, 6]);
+    assert.deepEqual(outcome.status === 'done' && Array.from(outcome.values), [1, 2, 3]);
+  });
+
+  test('stops before the next item once cancelled', async () => {
+    const seen: number[] = [];
+    let cancelled = false;
+    const outcome = await runChunk(job((x) => { seen.push(x as number); if (x === 2) cancelled = true; return 0; }, [0, 1, 2, 3, 4], { isCancelled: () => cancelled }));
+    assert.equal(outcome.status, 'cancelled');
+    assert.deepEqual(seen, [0, 1, 2]);
+  });
+
+  test('reports the index of each item before running it', async () => {
+    const reported: number[] = [];
+    await runChunk(job(() => 1, [0, 0, 0, 0], { start: 1, end: 4, onItem: (i) => reported.push(i) }));
+    assert.deepEqual(reported, [1, 2, 3]);
+  });
+
+  test('a throw becomes an ERR_TASK_FAILED failure with the serialized cause', async () => {
+    const outcome = await runChunk(job((x) => { if (x === 3) throw new TypeError('no'); return 1; }, [1, 2, 3, 4]));
+    assert.equal(outcome.status, 'failed');
+    if (outcome.status !== 'failed') return;
+    assert.deepEqual([outcome.failure.code, outcome.failure.index, outcome.failure.message], ['ERR_TASK_FAILED', 2, 'fn threw at item 2: TypeError: no']);
+    assert.equal(outcome.failure.cause?.name, 'TypeError');
+  });
+
+  test('a missing variable explains itself only for inline functions', async () => {
+    const fn = () => { throw new ReferenceError('mask is not defined'); };
+    const inline = await runChunk(job(fn, [1], { inline: true }));
+    const module = await runChunk(job(fn, [1], { inline: false }));
+    assert.match(inline.status === 'failed' ? inline.failure.message : '', /pass `mask` through `options\.context`/);
+    assert.equal(module.status === 'failed' ? module.failure.message : '', 'fn threw at item 0: ReferenceError: mask is not defined');
+  });
+
+  test('bad results become ERR_RESULT_TYPE or ERR_RESULT_SHAPE failures', async () => {
+    const cases: [unknown, string, RegExp][] = [
+      [true, 'ERR_RESULT_TYPE', /fn returned `true` \(boolean\) for item 0/],
+      [10n, 'ERR_RESULT_TYPE', /fn returned `10n` \(bigint\)/],
+      [{ a: 1 }, 'ERR_RESULT_TYPE', /fn returned `\{ a: 1 \}` \(Object\)/],
+      [BigInt64Array.of(1n), 'ERR_RESULT_TYPE', /BigInt64Array/],
+      [[1, [2]], 'ERR_RESULT_TYPE', /array holding `\[ 2 \]` \(Array\) at position 1/],
+      [[[1], 2], 'ERR_RESULT_SHAPE', /ragged nested array/],
+      [[[1, 2], [3]], 'ERR_RESULT_SHAPE', /element 0 holds 2 values, element 1 does not/],
+    ];
+    for (const [result, code, message] of cases) {
+      const outcome = await runChunk(job(() => result, [1]));
+      assert.equal(outcome.status, 'failed', `${String(result)} is refused`);
+      if (outcome.status !== 'failed') continue;
+      assert.equal(outcome.failure.code, code);
+      assert.match(outcome.failure.message, message);
+    }
+  });
+});
