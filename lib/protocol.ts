@@ -15,7 +15,7 @@ export const MessageType = {
   SHUTDOWN: 4,
 
   // Posted by worker.
-  /** A chunk finished; its rows travel in a transferred buffer. */
+  /** A chunk finished; its rows travel on a SharedArrayBuffer. */
   CHUNK_DONE: 11,
   /** A chunk stopped at a failing row. */
   CHUNK_FAILED: 12,
@@ -91,7 +91,7 @@ export interface ChunkDoneMessage {
   readonly jobId: number;
   readonly chunkId: number;
   readonly cols: number;
-  /** Rows [start, end) of the result, row-major; its buffer is transferred. */
+  /** Rows [start, end) of the result, row-major, on a SharedArrayBuffer (never transferred: see run-chunk.ts). */
   readonly values: Float64Array;
 }
 

@@ -52,8 +52,8 @@ export class WorkerHandle {
     return this.#currentIndex[0]!;
   }
 
-  post(message: MainMessage, transfer?: ArrayBuffer[]): void {
-    this.#worker.postMessage(message, transfer);
+  post(message: MainMessage): void {
+    this.#worker.postMessage(message);
   }
 
   /** Busy workers keep the process alive; idle ones must not, so a forgotten pool never blocks exit. */

@@ -5,7 +5,8 @@
  * flight can never drift.
  */
 import assert from 'node:assert';
-import { parentPort, workerData } from 'node:worker_threads';
+import { debuglog } from 'node:util';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { serializeError } from '../lib/errors.js';
 import {
   MessageType, kCancelledField, kRowsDoneField,
@@ -22,6 +23,7 @@ interface Job {
   readonly itemReader: (items: readonly unknown[] | undefined, start: number) => (index: number) => unknown;
 }
 
+const debug = debuglog('parallelize');
 const port = parentPort!;
 const { currentIndex } = workerData as WorkerStartup;
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
@@ -79,12 +81,12 @@ async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailur
 async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: RunChunkMessage): Promise<void> {
   const { jobId, chunkId } = chunk;
   let reply: WorkerMessage;
-  let transfer: ArrayBuffer[] = [];
   try {
     const job = await pending;
     if ('code' in job) {
       reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: job };
     } else {
+      const started = performance.now();
       const outcome = await runChunk({
         fn: job.fn,
         context: job.context,
@@ -97,11 +99,11 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         isCancelled: () => Atomics.load(job.control, kCancelledField) !== 0,
         onItem: (index) => { currentIndex[0] = index; },
       });
+      debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (performance.now() - started).toFixed(1));
       if (outcome.status === 'done') {
         // Count the rows before posting: the main thread may read the counter as soon as the message lands.
         Atomics.add(job.control, kRowsDoneField, chunk.end - chunk.start);
         reply = { type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values };
-        transfer = [outcome.values.buffer as ArrayBuffer];
       } else if (outcome.status === 'failed') {
         reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: outcome.failure };
       } else {
@@ -113,5 +115,6 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
     reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: { code: 'ERR_TASK_FAILED', message: `internal error in worker: ${String(error)}`, cause: serializeError(error) } };
   }
   currentIndex[0] = -1;
-  port.postMessage(reply, transfer);
+  // Nothing is transferred: the rows sit on a SharedArrayBuffer (see run-chunk.ts).
+  port.postMessage(reply);
 }

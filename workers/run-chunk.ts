@@ -1,4 +1,5 @@
 import { describe, serializeError, shapeFailure } from '../lib/errors.js';
+import { allocateShared } from '../lib/memory.js';
 import type { SerializedFailure } from '../lib/protocol.js';
 
 /** Everything one chunk needs; no thread APIs, so it can be tested on the main thread. */
@@ -43,7 +44,11 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
       const length = flatLength(result, index);
       if (cols === -1) {
         cols = length;
-        values = new Float64Array((end - start) * cols);
+        // Shared, so the rows reach the main thread without a copy and without a transfer:
+        // transferring detaches a buffer, and the first detach in a thread invalidates V8's
+        // "ArrayBuffer detaching" protector, after which every typed-array access in that thread
+        // pays a check (we measured fn running ~25% slower from the second chunk on).
+        values = allocateShared(Float64Array, (end - start) * cols);
       } else if (length !== cols) {
         return { status: 'failed', failure: shapeFailure(index, length, start, cols) };
       }
