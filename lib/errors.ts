@@ -11,6 +11,8 @@ import type { SerializedError, SerializedFailure } from './protocol.js';
  * - `ERR_RESULT_SHAPE`: two items returned results of different lengths.
  * - `ERR_DATA_CLONE`: an item or the context cannot be sent to a worker.
  * - `ERR_WORKER_EXIT`: a worker thread exited while it was running item `index`.
+ * - `ERR_WORKER_OOM`: a worker thread ran out of memory (see `resourceLimits`) while running item `index`.
+ * - `ERR_TIMEOUT`: the call took longer than `options.timeout`.
  * - `ERR_POOL_CLOSED`: the pool was closed before or during the call.
  */
 export type ParallelizeErrorCode =
@@ -21,6 +23,8 @@ export type ParallelizeErrorCode =
   | 'ERR_RESULT_SHAPE'
   | 'ERR_DATA_CLONE'
   | 'ERR_WORKER_EXIT'
+  | 'ERR_WORKER_OOM'
+  | 'ERR_TIMEOUT'
   | 'ERR_POOL_CLOSED';
 
 /**

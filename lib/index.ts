@@ -6,4 +6,5 @@ export type { TaskRef } from './task.js';
 export { Matrix } from './matrix.js';
 export { ParallelizeError } from './errors.js';
 export type { ParallelizeErrorCode } from './errors.js';
-export type { ParallelizeOptions, PoolOptions } from './options.js';
+export type { CallOptions, ParallelizeOptions, PoolOptions, ResourceLimits } from './options.js';
+export type { CollectedMatrix, ItemError } from './job.js';

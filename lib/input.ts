@@ -18,9 +18,11 @@ export interface Input {
  */
 export function prepareInput(data: unknown): Input {
   if (data instanceof Matrix) {
+    checkAttached('data.data', data.data);
     return { count: data.rows, spec: { kind: 'matrix', values: toShared(data.data), cols: data.cols } };
   }
   if (isTypedArray(data)) {
+    checkAttached('data', data);
     return { count: data.length, spec: { kind: 'typed', values: toShared(data) } };
   }
   if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
@@ -31,6 +33,16 @@ export function prepareInput(data: unknown): Input {
     return { count: data.length, spec: { kind: 'ragged', values, offsets } };
   }
   return { count: data.length, spec: { kind: 'array' }, items: data };
+}
+
+/** A detached buffer reads as empty; we refuse it rather than return an empty result for data that was moved away. */
+function checkAttached(name: string, view: ArrayBufferView): void {
+  if (view.byteLength !== 0 || view.buffer instanceof SharedArrayBuffer || view.buffer.byteLength !== 0) return;
+  try {
+    structuredClone(view.buffer);
+  } catch {
+    throw invalidArg(name, 'a typed array whose buffer is still attached (it was transferred or detached)', view);
+  }
 }
 
 function checkDense(data: readonly unknown[]): void {

@@ -6,11 +6,34 @@ import { ResultAssembler } from './merge.js';
 import type { Chunk } from './plan.js';
 import {
   MessageType, kCancelledField, kControlFieldCount, kRowsDoneField,
-  type FnSpec, type JobStartMessage, type RunChunkMessage, type SerializedFailure,
+  type ChunkDoneMessage, type FnSpec, type JobStartMessage, type RunChunkMessage, type SerializedFailure,
 } from './protocol.js';
-import type { WorkerHandle } from './worker-handle.js';
 
 let nextJobId = 1;
+
+/** One failed item of a call made with `onError: 'collect'`. */
+export interface ItemError {
+  readonly index: number;
+  /** A `ParallelizeError` with the item's `index`, and the thrown value as `cause`. */
+  readonly error: ParallelizeError;
+}
+
+/** The result of a call made with `onError: 'collect'`: failed rows hold `NaN`. */
+export type CollectedMatrix = Matrix & { readonly errors: readonly ItemError[] };
+
+export interface JobSettings {
+  readonly input: Input;
+  readonly fn: FnSpec;
+  readonly context: unknown;
+  readonly chunks: readonly Chunk[];
+  readonly cores: number;
+  readonly collect: boolean;
+}
+
+/** Attaches the failures of a collect-mode call to its result. */
+export function withErrors(matrix: Matrix, errors: readonly ItemError[]): CollectedMatrix {
+  return Object.defineProperty(matrix, 'errors', { value: errors, enumerable: true }) as CollectedMatrix;
+}
 
 /** One call of `parallelize`: its chunks, where they are, and its result. */
 export class Job {
@@ -18,25 +41,35 @@ export class Job {
   /** The most workers this call may use at once. */
   readonly cores: number;
   readonly promise: Promise<Matrix>;
-  /** Workers that got JOB_START, with how many of our chunks each has in hand. */
-  readonly inFlight = new Map<WorkerHandle, number>();
-  readonly #chunks: readonly Chunk[];
+  /** Workers that got JOB_START, and are told JOB_END once the call is over. */
+  readonly workers = new Set<unknown>();
+  readonly #chunks = new Map<number, Chunk>();
+  /** Chunks not yet sent, in the order they go out. */
+  readonly #queue: Chunk[];
   readonly #start: JobStartMessage;
   readonly #input: Input;
   readonly #control = allocateShared(Int32Array, kControlFieldCount);
   readonly #assembler: ResultAssembler;
-  #nextChunk = 0;
-  #chunksDone = 0;
+  readonly #collect: boolean;
+  readonly #errors: ItemError[] = [];
+  #rowsSettled = 0;
+  /** Rows that failed with their worker, so no worker counted them. */
+  #rowsLost = 0;
   #settled = false;
   #resolve!: (matrix: Matrix) => void;
   #reject!: (error: unknown) => void;
 
-  constructor(input: Input, fn: FnSpec, context: unknown, chunks: readonly Chunk[], cores: number) {
-    this.cores = cores;
-    this.#chunks = chunks;
-    this.#input = input;
-    this.#assembler = new ResultAssembler(input.count);
-    this.#start = { type: MessageType.JOB_START, jobId: this.id, fn, input: input.spec, context, control: this.#control };
+  constructor(settings: JobSettings) {
+    this.cores = settings.cores;
+    this.#input = settings.input;
+    this.#collect = settings.collect;
+    for (const chunk of settings.chunks) this.#chunks.set(chunk.id, chunk);
+    this.#queue = [...settings.chunks];
+    this.#assembler = new ResultAssembler(settings.input.count);
+    this.#start = {
+      type: MessageType.JOB_START, jobId: this.id, fn: settings.fn, input: settings.input.spec,
+      context: settings.context, collect: settings.collect, control: this.#control,
+    };
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -47,8 +80,13 @@ export class Job {
     return this.#settled;
   }
 
-  get remainingChunks(): number {
-    return this.#settled ? 0 : this.#chunks.length - this.#nextChunk;
+  /** Items finished so far, failed ones included. */
+  get rowsDone(): number {
+    return this.#rowsSettled;
+  }
+
+  get queuedChunks(): number {
+    return this.#settled ? 0 : this.#queue.length;
   }
 
   get startMessage(): JobStartMessage {
@@ -57,26 +95,45 @@ export class Job {
 
   /** The next chunk's message; the items of `array` inputs are cloned when it is posted. */
   takeChunk(): RunChunkMessage {
-    const { id, start, end } = this.#chunks[this.#nextChunk++]!;
+    const { id, start, end } = this.#queue.shift()!;
     const items = this.#input.items?.slice(start, end);
     return { type: MessageType.RUN_CHUNK, jobId: this.id, chunkId: id, start, end, ...(items && { items }) };
   }
 
-  chunkDone(chunkId: number, cols: number, values: Float64Array): void {
+  /** Puts rows [start, end) back at the front of the queue, as a new chunk: its worker died. */
+  requeue(start: number, end: number): void {
+    if (this.#settled || start >= end) return;
+    const chunk = { id: this.#chunks.size, start, end };
+    this.#chunks.set(chunk.id, chunk);
+    this.#queue.unshift(chunk);
+  }
+
+  chunkDone(message: ChunkDoneMessage): void {
     if (this.#settled) return;
-    const failure = this.#assembler.place(this.#chunks[chunkId]!, cols, values);
-    if (failure !== undefined) return this.chunkFailed(failure);
-    if (++this.#chunksDone === this.#chunks.length) {
-      this.#settled = true;
-      this.#resolve(this.#assembler.finish(Atomics.load(this.#control, kRowsDoneField)));
-    }
+    const chunk = this.#chunks.get(message.chunkId)!;
+    const failure = this.#assembler.place(chunk, message.cols, message.values, message.failures.map((f) => f.index!));
+    if (failure !== undefined) return this.fail(failureToError(failure));
+    for (const item of message.failures) this.#errors.push({ index: item.index!, error: failureToError(item) });
+    this.#rowsSettled += chunk.end - chunk.start;
+    this.#finishIfDone();
+  }
+
+  /** An item failed: in collect mode it is recorded and the call goes on, otherwise the call fails. */
+  itemFailed(error: ParallelizeError): void {
+    if (this.#settled) return;
+    if (!this.#collect || error.index === undefined) return this.fail(error);
+    this.#assembler.placeFailed(error.index);
+    this.#errors.push({ index: error.index, error });
+    this.#rowsSettled++;
+    this.#rowsLost++;
+    this.#finishIfDone();
   }
 
   chunkFailed(failure: SerializedFailure): void {
     this.fail(failureToError(failure));
   }
 
-  /** Settles the call with `error` (the first failure wins) and tells every worker to stop its chunks. */
+  /** Settles the call with `error` (the first failure wins) and tells every worker to drop its chunks. */
   fail(error: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
@@ -98,5 +155,12 @@ export class Job {
       }
     }
     return new ParallelizeError('ERR_DATA_CLONE', `data[${index}] cannot be sent to a worker thread: ${(error as Error).message}`, { index, cause: error });
+  }
+
+  #finishIfDone(): void {
+    if (this.#rowsSettled < this.#input.count) return;
+    this.#settled = true;
+    const matrix = this.#assembler.finish(Atomics.load(this.#control, kRowsDoneField) + this.#rowsLost);
+    this.#resolve(this.#collect ? withErrors(matrix, this.#errors.sort((a, b) => a.index - b.index)) : matrix);
   }
 }

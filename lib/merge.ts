@@ -1,7 +1,7 @@
 import assert from 'node:assert';
+import { shapeFailure } from './errors.js';
 import { Matrix } from './matrix.js';
 import type { Chunk } from './plan.js';
-import { shapeFailure } from './errors.js';
 import type { SerializedFailure } from './protocol.js';
 
 /**
@@ -13,16 +13,29 @@ export class ResultAssembler {
   #matrix: Matrix | undefined;
   #referenceIndex = -1;
   #rowsPlaced = 0;
+  /** Rows of failed items (collect mode); they become NaN once we know how wide a row is. */
+  readonly #failedRows: number[] = [];
 
   constructor(rows: number) {
     this.#rows = rows;
   }
 
-  /** Copies a chunk's rows in; returns a failure when its results have another length. */
-  place(chunk: Chunk, cols: number, values: Float64Array): SerializedFailure | undefined {
+  /**
+   * Copies a chunk's rows in; returns a failure when its results have another length.
+   * `cols` is -1 when every item of the chunk failed, and `failed` lists the items that did.
+   */
+  place(chunk: Chunk, cols: number, values: Float64Array, failed: readonly number[] = []): SerializedFailure | undefined {
+    this.#rowsPlaced += chunk.end - chunk.start;
+    if (cols === -1) {
+      this.#failedRows.push(...failed);
+      return undefined;
+    }
     if (this.#matrix === undefined) {
       this.#matrix = Matrix.alloc(this.#rows, cols);
+      // The chunk's first item that did not fail is the one whose length all others must match.
+      const skip = new Set(failed);
       this.#referenceIndex = chunk.start;
+      while (skip.has(this.#referenceIndex)) this.#referenceIndex++;
     } else if (cols !== this.#matrix.cols) {
       // Blame the later of the two items, so the message reads in index order.
       const [earlier, later] = chunk.start < this.#referenceIndex
@@ -32,15 +45,22 @@ export class ResultAssembler {
     }
     assert.equal(values.length, (chunk.end - chunk.start) * cols, `chunk ${chunk.id} has the wrong number of values`);
     this.#matrix.data.set(values, chunk.start * cols);
-    this.#rowsPlaced += chunk.end - chunk.start;
     return undefined;
+  }
+
+  /** Marks one row as failed: its worker died while running it. */
+  placeFailed(index: number): void {
+    this.#failedRows.push(index);
+    this.#rowsPlaced++;
   }
 
   /** The result; asserts that every row was computed (by the workers' counter) and placed. */
   finish(rowsCounted: number): Matrix {
-    if (this.#rows === 0) return Matrix.alloc(0, 0);
     assert.equal(rowsCounted, this.#rows, `expected ${this.#rows} rows written, got ${rowsCounted}`);
     assert.equal(this.#rowsPlaced, this.#rows, `expected ${this.#rows} rows placed, got ${this.#rowsPlaced}`);
-    return this.#matrix!;
+    // When every item failed nobody told us how wide a row is: the rows are empty.
+    const matrix = this.#matrix ?? Matrix.alloc(this.#rows, 0);
+    for (const index of this.#failedRows) matrix.data.fill(NaN, index * matrix.cols, (index + 1) * matrix.cols);
+    return matrix;
   }
 }

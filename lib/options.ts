@@ -1,5 +1,17 @@
 import { availableParallelism } from 'node:os';
-import { invalidArg } from './errors.js';
+import { invalidArg, outOfRange } from './errors.js';
+
+/** Memory limits of each worker thread, as in `new Worker(file, { resourceLimits })`. */
+export interface ResourceLimits {
+  /** Size of the main heap, in MiB. A worker that needs more dies with `ERR_WORKER_OOM`. */
+  readonly maxOldGenerationSizeMb?: number;
+  /** Size of the heap space for new objects, in MiB. */
+  readonly maxYoungGenerationSizeMb?: number;
+  /** Size of the space for generated code, in MiB. */
+  readonly codeRangeSizeMb?: number;
+  /** Stack size of each thread, in MiB. */
+  readonly stackSizeMb?: number;
+}
 
 /** Options of `createPool()`. */
 export interface PoolOptions {
@@ -8,10 +20,16 @@ export interface PoolOptions {
    * @default os.availableParallelism()
    */
   readonly cores?: number;
+  /**
+   * Memory limits of each worker thread. A worker that runs out of memory fails the item it was
+   * running with `ERR_WORKER_OOM` instead of taking the process down.
+   * @default Node's defaults
+   */
+  readonly resourceLimits?: ResourceLimits;
 }
 
-/** Options of `parallelize()` and `pool.parallelize()`. */
-export interface ParallelizeOptions<Context = unknown> {
+/** Options of `pool.parallelize()`. */
+export interface CallOptions<Context = unknown> {
   /**
    * How many worker threads to use. Never more than there are items; on a `Pool`, never more
    * than the pool's own `cores`.
@@ -30,35 +48,89 @@ export interface ParallelizeOptions<Context = unknown> {
    * @example { context: { mask, threshold: 0.5 } }
    */
   readonly context?: Context;
+  /**
+   * What a failing item does: `'throw'` rejects the call with the first failure; `'collect'`
+   * finishes the other items, fills each failed item's row with `NaN`, and lists the failures in
+   * the result's `errors`, in index order.
+   * @default 'throw'
+   */
+  readonly onError?: 'throw' | 'collect';
+  /**
+   * Milliseconds the whole call may take. Past it the call rejects with `ERR_TIMEOUT`, and threads
+   * still running its items are terminated (a synchronous endless loop cannot be asked to stop).
+   * @default no limit
+   */
+  readonly timeout?: number;
+  /**
+   * Aborting rejects the call with `signal.reason`, and threads still running its items are
+   * terminated. An already aborted signal rejects before any thread starts.
+   */
+  readonly signal?: AbortSignal;
 }
+
+/** Options of `parallelize()`: those of a call, plus those of the pool it starts. */
+export interface ParallelizeOptions<Context = unknown> extends CallOptions<Context>, PoolOptions {}
 
 export interface ResolvedOptions {
   readonly cores: number;
   readonly chunkSize: number | 'auto';
   readonly context: unknown;
+  readonly collect: boolean;
+  readonly timeout: number | undefined;
+  readonly signal: AbortSignal | undefined;
 }
 
-const kPoolKeys = ['cores'] as const;
-const kCallKeys = ['cores', 'chunkSize', 'context'] as const;
+const kPoolKeys = ['cores', 'resourceLimits'] as const;
+const kCallKeys = ['cores', 'chunkSize', 'context', 'onError', 'timeout', 'signal'] as const;
+const kLimitKeys = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+// setTimeout's own limit: anything longer fires at once.
+const kMaxTimeout = 2 ** 31 - 1;
 
 export function defaultCores(): number {
   return availableParallelism();
 }
 
-export function resolvePoolOptions(options: unknown): { cores: number } {
-  const checked = checkKeys(options, kPoolKeys);
-  return { cores: checked.cores === undefined ? defaultCores() : checkCores(checked.cores) };
+export function resolvePoolOptions(options: unknown, keys: readonly string[] = kPoolKeys): { cores: number; resourceLimits: ResourceLimits | undefined } {
+  const checked = checkKeys(options, keys) as Partial<Record<(typeof kPoolKeys)[number], unknown>>;
+  return {
+    cores: checked.cores === undefined ? defaultCores() : checkCores(checked.cores),
+    resourceLimits: checked.resourceLimits === undefined ? undefined : checkLimits(checked.resourceLimits),
+  };
+}
+
+/** The options `parallelize()` accepts: a call's and a pool's. */
+export function resolveOneShotOptions(options: unknown): { pool: ReturnType<typeof resolvePoolOptions>; call: ResolvedOptions } {
+  const keys = [...kCallKeys, 'resourceLimits'];
+  const pool = resolvePoolOptions(options, keys);
+  return { pool, call: resolveOptions(options, pool.cores, keys) };
 }
 
 /** Validates call options; `cores` falls back to `maxCores` (the pool's size). */
-export function resolveOptions(options: unknown, maxCores: number): ResolvedOptions {
-  const checked = checkKeys(options, kCallKeys);
+export function resolveOptions(options: unknown, maxCores: number, keys: readonly string[] = kCallKeys): ResolvedOptions {
+  const checked = checkKeys(options, keys, { resourceLimits: 'it is set when the pool is made: createPool({ resourceLimits })' }) as
+    Partial<Record<(typeof kCallKeys)[number], unknown>>;
   const cores = checked.cores === undefined ? maxCores : Math.min(checkCores(checked.cores), maxCores);
-  const { chunkSize = 'auto' } = checked;
+  const { chunkSize = 'auto', onError = 'throw', timeout, signal } = checked;
   if (chunkSize !== 'auto' && !isPositiveInteger(chunkSize)) {
     throw invalidArg('chunkSize', "a positive integer or 'auto'", chunkSize);
   }
-  return { cores, chunkSize, context: checked.context };
+  if (onError !== 'throw' && onError !== 'collect') throw invalidArg('onError', "'throw' or 'collect'", onError);
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number' || !(timeout > 0)) throw invalidArg('timeout', 'a positive number of milliseconds', timeout);
+    if (timeout > kMaxTimeout) throw outOfRange(`Expected \`timeout\` to be at most ${kMaxTimeout} ms (about 24.8 days), got ${timeout}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('signal', 'an AbortSignal', signal);
+  return { cores, chunkSize, context: checked.context, collect: onError === 'collect', timeout, signal };
+}
+
+function checkLimits(limits: unknown): ResourceLimits {
+  const checked = checkKeys(limits, kLimitKeys, {}, 'resourceLimits');
+  for (const [key, value] of Object.entries(checked)) {
+    if (value !== undefined && (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))) {
+      throw invalidArg(`resourceLimits.${key}`, 'a positive number of MiB', value);
+    }
+  }
+  return checked as ResourceLimits;
 }
 
 function checkCores(cores: unknown): number {
@@ -70,18 +142,18 @@ function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }
 
-function checkKeys<K extends string>(options: unknown, known: readonly K[]): Partial<Record<K, unknown>> {
+/** Rejects anything but a plain object whose keys are all `known`; `misplaced` explains keys that belong elsewhere. */
+function checkKeys(options: unknown, known: readonly string[], misplaced: Record<string, string> = {}, name = 'options'): Record<string, unknown> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw invalidArg('options', 'an object', options);
+    throw invalidArg(name, 'an object', options);
   }
   for (const key of Object.keys(options)) {
-    if (!(known as readonly string[]).includes(key)) {
-      const hint = closest(key, known);
-      throw invalidArg('options', `an object with only ${known.map((k) => `\`${k}\``).join(', ')}${hint ? ` (did you mean \`${hint}\`?)` : ''}`, key);
-    }
+    if (known.includes(key)) continue;
+    const hint = (Object.hasOwn(misplaced, key) ? misplaced[key] : undefined) ?? (closest(key, known) === undefined ? undefined : `did you mean \`${closest(key, known)}\`?`);
+    throw invalidArg(name, `an object with only ${known.map((k) => `\`${k}\``).join(', ')}${hint ? ` (${hint})` : ''}`, key);
   }
-  return options as Partial<Record<K, unknown>>;
+  return options as Record<string, unknown>;
 }
 
 /** The known name within two edits of `key`, to suggest for a typo. */

@@ -1,7 +1,7 @@
+import type { CollectedMatrix } from './job.js';
 import type { Matrix } from './matrix.js';
-import type { ParallelizeOptions } from './options.js';
-import { resolveOptions, defaultCores } from './options.js';
-import { Pool, type Data, type ItemOf, type Mapper } from './pool.js';
+import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
+import { kRun, Pool, type Data, type ItemOf, type Mapper } from './pool.js';
 import type { TaskRef } from './task.js';
 
 /**
@@ -24,16 +24,13 @@ import type { TaskRef } from './task.js';
  * stats.cols; //=> 2
  * ```
  */
-export async function parallelize<D extends Data, Context = unknown>(
-  data: D,
-  fn: Mapper<ItemOf<D>, Context> | TaskRef,
-  options?: ParallelizeOptions<Context>,
-): Promise<Matrix> {
-  // Validate before building a pool, so a bad `cores` is reported as itself.
-  const { cores } = resolveOptions(options, Number.MAX_SAFE_INTEGER);
-  const pool = new Pool({ cores: cores === Number.MAX_SAFE_INTEGER ? defaultCores() : cores });
+export function parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options: ParallelizeOptions<Context> & { readonly onError: 'collect' }): Promise<CollectedMatrix>;
+export function parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: ParallelizeOptions<Context>): Promise<Matrix>;
+export async function parallelize(data: Data, fn: Mapper<never> | TaskRef, options?: ParallelizeOptions): Promise<Matrix> {
+  const { pool: poolOptions, call } = resolveOneShotOptions(options);
+  const pool = new Pool(poolOptions);
   try {
-    return await pool.parallelize(data, fn, options);
+    return await pool[kRun](data, fn, call);
   } finally {
     await pool.close();
   }

@@ -1,10 +1,10 @@
 import { debuglog } from 'node:util';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
-import { Job } from './job.js';
+import { Job, withErrors, type CollectedMatrix } from './job.js';
 import { Matrix } from './matrix.js';
 import { shareContext } from './memory.js';
-import { resolveOptions, resolvePoolOptions, type ParallelizeOptions, type PoolOptions } from './options.js';
+import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
 import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
@@ -36,6 +36,10 @@ export type Data = readonly unknown[] | TypedArray | Matrix;
 
 // While a worker runs one chunk it holds the next, so it never waits for a round trip to us.
 const kChunksPerWorker = 2;
+/** After a timeout or abort, how long a worker may go on with its current item before we terminate it. */
+export const kStopGraceMs = 100;
+/** Runs a call with options already checked: `parallelize()` checks them itself. */
+export const kRun = Symbol('run');
 
 /**
  * Worker threads kept for many calls. Idle workers do not keep the process alive, so a pool that
@@ -51,45 +55,58 @@ const kChunksPerWorker = 2;
 export class Pool {
   /** The most worker threads this pool runs at once. */
   readonly cores: number;
+  readonly #resourceLimits: ResourceLimits | undefined;
   readonly #workers = new Set<WorkerHandle>();
   /** Calls in progress, oldest first. */
   readonly #jobs: Job[] = [];
-  /** Every call some worker still holds chunks of, settled or not. */
+  /** Every call some worker still knows about, settled or not. */
   readonly #jobsById = new Map<number, Job>();
   #closing: Promise<void> | undefined;
 
   /** @internal Use `createPool()`. */
   constructor(options?: PoolOptions) {
-    this.cores = resolvePoolOptions(options).cores;
+    const resolved = resolvePoolOptions(options);
+    this.cores = resolved.cores;
+    this.#resourceLimits = resolved.resourceLimits;
   }
 
   /**
    * Calls `fn(item, index, context)` for every item of `data` on this pool's workers, and resolves
    * with one row per item. Same contract as `parallelize()`.
    */
-  async parallelize<D extends Data, Context = unknown>(
-    data: D,
-    fn: Mapper<ItemOf<D>, Context> | TaskRef,
-    options?: ParallelizeOptions<Context>,
-  ): Promise<Matrix> {
+  parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options: CallOptions<Context> & { readonly onError: 'collect' }): Promise<CollectedMatrix>;
+  parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: CallOptions<Context>): Promise<Matrix>;
+  async parallelize(data: Data, fn: Mapper<never> | TaskRef, options?: CallOptions): Promise<Matrix> {
+    return this[kRun](data, fn, resolveOptions(options, this.cores));
+  }
+
+  /** @internal */
+  async [kRun](data: Data, fn: unknown, options: ResolvedOptions): Promise<Matrix> {
     if (this.#closing) throw new ParallelizeError('ERR_POOL_CLOSED', 'This pool is closed; create another with createPool()');
-    const resolved = resolveOptions(options, this.cores);
     const spec = toFnSpec(fn);
+    const { signal, timeout } = options;
+    if (signal?.aborted) throw signal.reason;
     const input = prepareInput(data);
-    if (input.count === 0) return Matrix.alloc(0, 0);
-    const cores = Math.min(resolved.cores, input.count);
-    const chunks = planChunks(input.count, cores, resolved.chunkSize);
-    const job = new Job(input, spec, shareContext(resolved.context), chunks, cores);
+    if (input.count === 0) return options.collect ? withErrors(Matrix.alloc(0, 0), []) : Matrix.alloc(0, 0);
+    const cores = Math.min(options.cores, input.count);
+    const chunks = planChunks(input.count, cores, options.chunkSize);
+    const job = new Job({ input, fn: spec, context: shareContext(options.context), chunks, cores, collect: options.collect });
     debug('job %d: %d items in %d chunks on up to %d workers', job.id, input.count, chunks.length, cores);
+    const timer = timeout === undefined ? undefined : setTimeout(() => this.#stop(job, new ParallelizeError('ERR_TIMEOUT',
+      `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
+    const onAbort = (): void => this.#stop(job, signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     this.#jobs.push(job);
     this.#jobsById.set(job.id, job);
     this.#dispatch();
     try {
       return await job.promise;
     } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       this.#jobs.splice(this.#jobs.indexOf(job), 1);
-      for (const worker of job.inFlight.keys()) this.#release(job, worker);
-      if (job.inFlight.size === 0) this.#jobsById.delete(job.id);
+      for (const worker of this.#workers) this.#release(job, worker);
+      this.#forgetIfDone(job);
     }
   }
 
@@ -98,7 +115,6 @@ export class Pool {
     this.#closing ??= (async () => {
       for (const job of this.#jobs) job.fail(new ParallelizeError('ERR_POOL_CLOSED', 'The pool was closed while this call was running'));
       await Promise.all([...this.#workers].map((worker) => worker.close()));
-      this.#workers.clear();
     })();
     return this.#closing;
   }
@@ -110,12 +126,13 @@ export class Pool {
 
   /** Hands chunks to workers that have room, and starts workers while calls want more. */
   #dispatch(): void {
-    for (const worker of this.#workers) this.#feed(worker);
+    for (const worker of this.#workers) if (!worker.stopping) this.#feed(worker);
+    // Threads that are stopping still count: they are alive until their exit event.
     while (!this.#closing && this.#workers.size < this.cores && this.#jobs.some((job) => this.#canJoin(job))) {
       const worker = new WorkerHandle({
         message: (handle, message) => this.#onMessage(handle, message),
-        exit: (handle, code, error) => this.#onExit(handle, code, error),
-      });
+        exit: (handle, code, expected, error) => this.#onExit(handle, code, expected, error),
+      }, this.#resourceLimits);
       this.#workers.add(worker);
       this.#feed(worker);
     }
@@ -123,78 +140,99 @@ export class Pool {
 
   /** True when a call has chunks left and may take one more worker. */
   #canJoin(job: Job): boolean {
-    return job.remainingChunks > 0 && job.inFlight.size < job.cores;
+    return job.queuedChunks > 0 && job.workers.size < job.cores;
   }
 
   #feed(worker: WorkerHandle): void {
-    while (worker.inFlight < kChunksPerWorker) {
+    while (worker.held.length < kChunksPerWorker) {
       // Oldest call first. A busy worker takes a second chunk only while there are enough for
       // everyone: near the end, a chunk queued behind a long one would leave another core idle.
-      const job = this.#jobs.find((candidate) => (candidate.inFlight.has(worker) ? candidate.remainingChunks > 0 : this.#canJoin(candidate))
-        && (worker.inFlight === 0 || candidate.remainingChunks > candidate.inFlight.size));
-      if (job === undefined) break;
-      if (!job.inFlight.has(worker)) {
+      const job = this.#jobs.find((candidate) => (candidate.workers.has(worker) ? candidate.queuedChunks > 0 : this.#canJoin(candidate))
+        && (worker.held.length === 0 || candidate.queuedChunks > candidate.workers.size));
+      if (job === undefined) return;
+      if (!job.workers.has(worker)) {
         try {
           worker.post(job.startMessage);
         } catch (error) {
           job.fail(new ParallelizeError('ERR_DATA_CLONE', `options.context cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error }));
           continue;
         }
-        job.inFlight.set(worker, 0);
+        job.workers.add(worker);
       }
       const chunk = job.takeChunk();
-      if (!this.#send(worker, job, chunk)) continue;
-      job.inFlight.set(worker, job.inFlight.get(worker)! + 1);
-      worker.inFlight++;
-      worker.setBusy(true);
-    }
-  }
-
-  #send(worker: WorkerHandle, job: Job, chunk: RunChunkMessage): boolean {
-    try {
-      worker.post(chunk);
-      return true;
-    } catch (error) {
-      job.fail(job.cloneFailure(chunk, error));
-      return false;
+      try {
+        worker.send(chunk);
+      } catch (error) {
+        job.fail(job.cloneFailure(chunk, error));
+      }
     }
   }
 
   #onMessage(worker: WorkerHandle, message: WorkerMessage): void {
-    worker.inFlight--;
     const job = this.#jobsById.get(message.jobId)!;
-    job.inFlight.set(worker, job.inFlight.get(worker)! - 1);
-    if (message.type === MessageType.CHUNK_DONE) job.chunkDone(message.chunkId, message.cols, message.values);
+    if (message.type === MessageType.CHUNK_DONE) job.chunkDone(message);
     else if (message.type === MessageType.CHUNK_FAILED) job.chunkFailed(message.failure);
-    if (job.settled) this.#release(job, worker);
-    if (worker.inFlight === 0) worker.setBusy(false);
-    this.#dispatch();
-  }
-
-  #onExit(worker: WorkerHandle, exitCode: number, error: Error | undefined): void {
-    this.#workers.delete(worker);
-    const index = worker.currentIndex;
-    for (const job of this.#jobsById.values()) {
-      const held = job.inFlight.get(worker);
-      job.inFlight.delete(worker);
-      if (job.inFlight.size === 0 && job.settled) this.#jobsById.delete(job.id);
-      if (!held) continue;
-      const where = index >= 0 ? ` while running item ${index}` : '';
-      const why = error ? `: ${error.message}` : '';
-      job.fail(new ParallelizeError('ERR_WORKER_EXIT', `A worker thread exited with code ${exitCode}${where}${why}`, {
-        ...(index >= 0 && { index }), ...(error && { cause: error }),
-      }));
+    if (job.settled) {
+      this.#release(job, worker);
+      this.#forgetIfDone(job);
     }
     this.#dispatch();
   }
 
+  /**
+   * A thread is gone. Chunks it held go back to their calls' queues, except the one it was
+   * running when it died by itself: that item is to blame, and fails.
+   */
+  #onExit(worker: WorkerHandle, exitCode: number, expected: boolean, error: Error | undefined): void {
+    this.#workers.delete(worker);
+    const running = worker.running;
+    for (const chunk of worker.held) {
+      const job = this.#jobsById.get(chunk.jobId)!;
+      const culprit = !expected && chunk === worker.held[0];
+      if (!culprit) {
+        job.requeue(chunk.start, chunk.end);
+      } else if (running?.jobId === job.id && running.index >= chunk.start && running.index < chunk.end) {
+        job.itemFailed(exitError(exitCode, error, running.index));
+        job.requeue(chunk.start, running.index);
+        job.requeue(running.index + 1, chunk.end);
+      } else {
+        job.fail(exitError(exitCode, error, undefined));
+      }
+    }
+    for (const job of this.#jobsById.values()) {
+      job.workers.delete(worker);
+      this.#forgetIfDone(job);
+    }
+    this.#dispatch();
+  }
+
+  /** Fails a call at once, and terminates any thread still inside one of its items a moment later. */
+  #stop(job: Job, reason: unknown): void {
+    job.fail(reason);
+    setTimeout(() => {
+      for (const worker of this.#workers) if (worker.running?.jobId === job.id) void worker.terminate();
+    }, kStopGraceMs);
+  }
+
   /** Tells a worker that a settled call is over, once it holds none of the call's chunks. */
   #release(job: Job, worker: WorkerHandle): void {
-    if (job.inFlight.get(worker) !== 0) return;
-    worker.post({ type: MessageType.JOB_END, jobId: job.id });
-    job.inFlight.delete(worker);
-    if (job.inFlight.size === 0) this.#jobsById.delete(job.id);
+    if (!job.workers.has(worker) || worker.held.some((chunk) => chunk.jobId === job.id)) return;
+    if (!worker.stopping) worker.post({ type: MessageType.JOB_END, jobId: job.id });
+    job.workers.delete(worker);
   }
+
+  #forgetIfDone(job: Job): void {
+    if (job.settled && job.workers.size === 0) this.#jobsById.delete(job.id);
+  }
+}
+
+function exitError(exitCode: number, error: Error | undefined, index: number | undefined): ParallelizeError {
+  const where = index === undefined ? '' : ` while running item ${index}`;
+  const options = { ...(index !== undefined && { index }), ...(error && { cause: error }) };
+  if ((error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return new ParallelizeError('ERR_WORKER_OOM', `A worker thread ran out of memory${where}; raise \`resourceLimits\` or use less memory per item`, options);
+  }
+  return new ParallelizeError('ERR_WORKER_EXIT', `A worker thread exited with code ${exitCode}${where}${error ? `: ${error.message}` : ''}`, options);
 }
 
 /**

@@ -49,10 +49,20 @@ export type SharedTypedArray =
   | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array
   | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
 
+/** Index of the job id in a worker's status array. */
+export const kStatusJobField = 0;
+/** Index of the item index in a worker's status array; -1 between items. */
+export const kStatusIndexField = 1;
+export const kStatusFieldCount = 2;
+
 /** Passed once to every worker as `workerData`. */
 export interface WorkerStartup {
-  /** One Float64 slot where the worker publishes the index it is running, for crash reports. */
-  readonly currentIndex: Float64Array;
+  /**
+   * Where the worker publishes which job and item it is running (`kStatus*Field`), so that when
+   * the thread dies or must be stopped we know which item to blame. Float64 so any index fits;
+   * plain stores suffice, as we read it after the thread has exited or to decide on a stop.
+   */
+  readonly status: Float64Array;
 }
 
 export interface JobStartMessage {
@@ -61,6 +71,8 @@ export interface JobStartMessage {
   readonly fn: FnSpec;
   readonly input: InputSpec;
   readonly context: unknown;
+  /** `onError: 'collect'`: a failing item does not stop its chunk. */
+  readonly collect: boolean;
   /** `kControlFieldCount` Int32 fields on a SharedArrayBuffer. */
   readonly control: Int32Array;
 }
@@ -90,9 +102,12 @@ export interface ChunkDoneMessage {
   readonly type: typeof MessageType.CHUNK_DONE;
   readonly jobId: number;
   readonly chunkId: number;
+  /** Values per row; -1 when every item of the chunk failed (collect mode), so nobody knows. */
   readonly cols: number;
   /** Rows [start, end) of the result, row-major, on a SharedArrayBuffer (never transferred: see run-chunk.ts). */
   readonly values: Float64Array;
+  /** Collect mode: the items that failed, in index order; their rows hold NaN. */
+  readonly failures: readonly SerializedFailure[];
 }
 
 export interface ChunkFailedMessage {

@@ -1,7 +1,11 @@
 import { debuglog } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { allocateShared } from './memory.js';
-import { MessageType, type MainMessage, type WorkerMessage, type WorkerStartup } from './protocol.js';
+import type { ResourceLimits } from './options.js';
+import {
+  MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField,
+  type MainMessage, type RunChunkMessage, type WorkerMessage, type WorkerStartup,
+} from './protocol.js';
 
 const debug = debuglog('parallelize');
 
@@ -16,55 +20,72 @@ export const kShutdownGraceMs = 500;
 
 export interface WorkerEvents {
   message(handle: WorkerHandle, message: WorkerMessage): void;
-  /** The thread ended without being asked to; `error` is what it threw, if anything. */
-  exit(handle: WorkerHandle, exitCode: number, error: Error | undefined): void;
+  /**
+   * The thread is gone. `expected` is true when we stopped it (close or terminate); otherwise
+   * `error` is what it threw, if anything.
+   */
+  exit(handle: WorkerHandle, exitCode: number, expected: boolean, error: Error | undefined): void;
 }
 
-/** One worker thread: its spawn, its messages, its exit, and how many chunks it has in hand. */
+/** One worker thread: its spawn, its messages, its exit, and the chunks it has in hand. */
 export class WorkerHandle {
+  readonly threadId: number;
+  /** Chunks sent and not yet answered, oldest first: the first is the one running. */
+  readonly held: RunChunkMessage[] = [];
   readonly #worker: Worker;
-  readonly #currentIndex = allocateShared(Float64Array, 1);
-  #closing: Promise<void> | undefined;
+  readonly #status = allocateShared(Float64Array, kStatusFieldCount);
+  #stopping: Promise<void> | undefined;
   #error: Error | undefined;
   #exited = false;
-  /** Chunks sent and not yet answered. */
-  inFlight = 0;
 
-  constructor(events: WorkerEvents) {
-    this.#currentIndex[0] = -1;
-    const startup: WorkerStartup = { currentIndex: this.#currentIndex };
-    this.#worker = new Worker(kEntry, { eval: true, workerData: startup });
+  constructor(events: WorkerEvents, resourceLimits: ResourceLimits | undefined) {
+    this.#status[kStatusIndexField] = -1;
+    const workerData: WorkerStartup = { status: this.#status };
+    this.#worker = new Worker(kEntry, { eval: true, workerData, ...(resourceLimits && { resourceLimits }) });
     this.threadId = this.#worker.threadId;
     debug('[%d] worker started', this.threadId);
-    this.#worker.on('message', (message: WorkerMessage) => events.message(this, message));
+    this.#worker.on('message', (message: WorkerMessage) => {
+      const k = this.held.findIndex((chunk) => chunk.jobId === message.jobId && chunk.chunkId === message.chunkId);
+      this.held.splice(k, 1);
+      if (this.held.length === 0) this.#worker.unref();
+      events.message(this, message);
+    });
     this.#worker.on('error', (error) => { this.#error = error; });
     this.#worker.on('exit', (code) => {
       this.#exited = true;
       debug('[%d] worker exited with code %d', this.threadId, code);
-      if (this.#closing === undefined) events.exit(this, code, this.#error);
+      events.exit(this, code, this.#stopping !== undefined, this.#error);
     });
   }
 
-  readonly threadId: number;
+  /** True once we asked the thread to stop: it takes no more chunks. */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
 
-  /** The index of the item this worker is running, or -1 between chunks. */
-  get currentIndex(): number {
-    return this.#currentIndex[0]!;
+  /** The job and item this worker is running, if it is running one. */
+  get running(): { jobId: number; index: number } | undefined {
+    const index = this.#status[kStatusIndexField]!;
+    return index < 0 ? undefined : { jobId: this.#status[kStatusJobField]!, index };
   }
 
   post(message: MainMessage): void {
     this.#worker.postMessage(message);
   }
 
-  /** Busy workers keep the process alive; idle ones must not, so a forgotten pool never blocks exit. */
-  setBusy(busy: boolean): void {
-    if (busy) this.#worker.ref();
-    else this.#worker.unref();
+  /**
+   * Sends a chunk. A busy worker keeps the process alive; an idle one must not (the message
+   * handler above unrefs it), so a forgotten pool never blocks the process from exiting.
+   */
+  send(chunk: RunChunkMessage): void {
+    this.#worker.postMessage(chunk);
+    this.held.push(chunk);
+    this.#worker.ref();
   }
 
   /** Asks the thread to leave, then terminates it if it has not within the grace period. */
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
+    this.#stopping ??= new Promise<void>((resolve) => {
       if (this.#exited) return resolve();
       const timer = setTimeout(() => {
         debug('[%d] worker did not leave within %d ms; terminating it', this.threadId, kShutdownGraceMs);
@@ -76,6 +97,14 @@ export class WorkerHandle {
       });
       this.post({ type: MessageType.SHUTDOWN });
     });
-    return this.#closing;
+    return this.#stopping;
+  }
+
+  /** Stops the thread now, in the middle of whatever it runs (an endless loop cannot be asked). */
+  terminate(): Promise<void> {
+    debug('[%d] terminating worker', this.threadId);
+    this.#stopping ??= this.#exited ? Promise.resolve() : new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    void this.#worker.terminate();
+    return this.#stopping;
   }
 }

@@ -31,9 +31,10 @@ describe('bad arguments', () => {
 
   test('unknown option names are rejected, with a suggestion for typos', async () => {
     await assertRejects(() => parallelize(data, double, { core: 2 } as never), TypeError,
-      "Expected `options` to be an object with only `cores`, `chunkSize`, `context` (did you mean `cores`?), got `'core'` (string)");
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `resourceLimits` (did you mean `cores`?), got `'core'` (string)");
     await assertRejects(() => parallelize(data, double, { verbose: true } as never), TypeError,
-      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, got `'verbose'` (string)");
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `resourceLimits`, got `'verbose'` (string)");
+    await assertRejects(() => parallelize(data, double, { chunksize: 4 } as never), TypeError, /\(did you mean `chunkSize`\?\)/);
   });
 
   test('options must be an object', async () => {
@@ -45,6 +46,13 @@ describe('bad arguments', () => {
     await assertRejects(() => parallelize(null as never, double), TypeError, 'Expected `data` to be an Array, a typed array or a Matrix, got `null` (null)');
     await assertRejects(() => parallelize('abc' as never, double), TypeError, "Expected `data` to be an Array, a typed array or a Matrix, got `'abc'` (string)");
     await assertRejects(() => parallelize({ length: 2 } as never, double), TypeError, 'Expected `data` to be an Array, a typed array or a Matrix, got `{ length: 2 }` (Object)');
+  });
+
+  test('a detached typed array is rejected, not read as empty', async () => {
+    const detached = new Float64Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await assertRejects(() => parallelize(detached, double), TypeError, /^Expected `data` to be a typed array whose buffer is still attached \(it was transferred or detached\), got /);
+    assert.equal((await parallelize(new Float64Array(0), double)).rows, 0, 'an empty typed array is fine');
   });
 
   test('sparse arrays are rejected, naming the hole', async () => {
@@ -81,7 +89,25 @@ describe('bad arguments', () => {
 
   test('createPool checks its options synchronously', () => {
     assert.throws(() => createPool({ cores: -2 }), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: 'Expected `cores` to be a positive integer, got `-2` (number)' });
-    assert.throws(() => createPool({ chunkSize: 3 } as never), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: "Expected `options` to be an object with only `cores`, got `'chunkSize'` (string)" });
+    assert.throws(() => createPool({ chunkSize: 3 } as never), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: "Expected `options` to be an object with only `cores`, `resourceLimits`, got `'chunkSize'` (string)" });
+    assert.throws(() => createPool({ resourceLimits: { maxOldGenerationSizeMb: 0 } }), { name: 'TypeError', message: 'Expected `resourceLimits.maxOldGenerationSizeMb` to be a positive number of MiB, got `0` (number)' });
+    assert.throws(() => createPool({ resourceLimits: { heap: 5 } as never }), { name: 'TypeError', message: /^Expected `resourceLimits` to be an object with only `maxOldGenerationSizeMb`/ });
+    assert.throws(() => createPool({ resourceLimits: 64 as never }), { name: 'TypeError', message: 'Expected `resourceLimits` to be an object, got `64` (number)' });
+  });
+
+  test('resourceLimits belongs to the pool, not to a call on it', async () => {
+    const pool = createPool({ cores: 1 });
+    await assertRejects(() => pool.parallelize(data, double, { resourceLimits: {} } as never), TypeError,
+      /with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal` \(it is set when the pool is made: createPool\(\{ resourceLimits \}\)\), got `'resourceLimits'`/);
+    await pool.close();
+  });
+
+  test('onError, timeout and signal are checked', async () => {
+    await assertRejects(() => parallelize(data, double, { onError: 'ignore' as never }), TypeError, "Expected `onError` to be 'throw' or 'collect', got `'ignore'` (string)");
+    await assertRejects(() => parallelize(data, double, { timeout: 0 }), TypeError, 'Expected `timeout` to be a positive number of milliseconds, got `0` (number)');
+    await assertRejects(() => parallelize(data, double, { timeout: NaN }), TypeError, 'Expected `timeout` to be a positive number of milliseconds, got `NaN` (number)');
+    await assertRejects(() => parallelize(data, double, { timeout: 2 ** 40 }), RangeError, 'Expected `timeout` to be at most 2147483647 ms (about 24.8 days), got 1099511627776');
+    await assertRejects(() => parallelize(data, double, { signal: {} as never }), TypeError, 'Expected `signal` to be an AbortSignal, got `{}` (Object)');
   });
 
   test('Matrix checks its shape', () => {

@@ -9,7 +9,7 @@ import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { serializeError } from '../lib/errors.js';
 import {
-  MessageType, kCancelledField, kRowsDoneField,
+  MessageType, kCancelledField, kRowsDoneField, kStatusIndexField, kStatusJobField,
   type JobStartMessage, type MainMessage, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
 import { loadFunction } from './load-function.js';
@@ -18,6 +18,7 @@ import { runChunk } from './run-chunk.js';
 interface Job {
   readonly fn: (item: unknown, index: number, context: unknown) => unknown;
   readonly inline: boolean;
+  readonly collect: boolean;
   readonly context: unknown;
   readonly control: Int32Array;
   readonly itemReader: (items: readonly unknown[] | undefined, start: number) => (index: number) => unknown;
@@ -25,7 +26,7 @@ interface Job {
 
 const debug = debuglog('parallelize');
 const port = parentPort!;
-const { currentIndex } = workerData as WorkerStartup;
+const { status } = workerData as WorkerStartup;
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
 const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 // Chunks run strictly one at a time, in arrival order, even when fn is async.
@@ -75,12 +76,13 @@ async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailur
       itemReader = () => (index) => input.values.subarray(input.offsets[index], input.offsets[index + 1]);
       break;
   }
-  return { ...loaded, context: message.context, control: message.control, itemReader };
+  return { ...loaded, context: message.context, collect: message.collect, control: message.control, itemReader };
 }
 
 async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: RunChunkMessage): Promise<void> {
   const { jobId, chunkId } = chunk;
   let reply: WorkerMessage;
+  status[kStatusJobField] = jobId;
   try {
     const job = await pending;
     if ('code' in job) {
@@ -91,19 +93,20 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         fn: job.fn,
         context: job.context,
         inline: job.inline,
+        collect: job.collect,
         getItem: job.itemReader(chunk.items, chunk.start),
         start: chunk.start,
         end: chunk.end,
         // Another worker's failure, a timeout or an abort sets this flag; we read it before each
         // item, so a cancelled call stops within one item without any message reaching us.
         isCancelled: () => Atomics.load(job.control, kCancelledField) !== 0,
-        onItem: (index) => { currentIndex[0] = index; },
+        onItem: (index) => { status[kStatusIndexField] = index; },
       });
       debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (performance.now() - started).toFixed(1));
       if (outcome.status === 'done') {
         // Count the rows before posting: the main thread may read the counter as soon as the message lands.
         Atomics.add(job.control, kRowsDoneField, chunk.end - chunk.start);
-        reply = { type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values };
+        reply = { type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, failures: outcome.failures };
       } else if (outcome.status === 'failed') {
         reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: outcome.failure };
       } else {
@@ -114,7 +117,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
     // A bug of ours, not of fn: still answer, so the caller gets an error instead of a hang.
     reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: { code: 'ERR_TASK_FAILED', message: `internal error in worker: ${String(error)}`, cause: serializeError(error) } };
   }
-  currentIndex[0] = -1;
+  status[kStatusIndexField] = -1;
   // Nothing is transferred: the rows sit on a SharedArrayBuffer (see run-chunk.ts).
   port.postMessage(reply);
 }

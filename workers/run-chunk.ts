@@ -15,10 +15,13 @@ export interface ChunkJob {
   readonly onItem?: (index: number) => void;
   /** Extra text for a failure of an inline function that read a variable it cannot see. */
   readonly inline?: boolean;
+  /** Go on past a failing item, leaving NaN in its row, instead of stopping the chunk. */
+  readonly collect?: boolean;
 }
 
 export type ChunkOutcome =
-  | { readonly status: 'done'; readonly cols: number; readonly values: Float64Array }
+  /** `cols` is -1 when every item failed in collect mode; `failures` lists them in index order. */
+  | { readonly status: 'done'; readonly cols: number; readonly values: Float64Array; readonly failures: SerializedFailure[] }
   | { readonly status: 'failed'; readonly failure: SerializedFailure }
   | { readonly status: 'cancelled' };
 
@@ -30,35 +33,45 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   const { fn, context, getItem, start, end } = job;
   let values = new Float64Array(0);
   let cols = -1;
+  const failures: SerializedFailure[] = [];
   for (let index = start; index < end; index++) {
     if (job.isCancelled()) return { status: 'cancelled' };
     job.onItem?.(index);
     let result: unknown;
+    let length: number;
     try {
       result = fn(getItem(index), index, context);
       if (isThenable(result)) result = await result;
+      length = flatLength(result, index);
     } catch (error) {
-      return { status: 'failed', failure: taskFailure(error, index, job.inline === true) };
+      const failure = error instanceof ResultError
+        ? { code: error.code, message: error.message, index }
+        : taskFailure(error, index, job.inline === true);
+      if (!job.collect || failure.code === 'ERR_RESULT_SHAPE') return { status: 'failed', failure };
+      failures.push(failure);
+      continue;
     }
-    try {
-      const length = flatLength(result, index);
-      if (cols === -1) {
-        cols = length;
-        // Shared, so the rows reach the main thread without a copy and without a transfer:
-        // transferring detaches a buffer, and the first detach in a thread invalidates V8's
-        // "ArrayBuffer detaching" protector, after which every typed-array access in that thread
-        // pays a check (we measured fn running ~25% slower from the second chunk on).
-        values = allocateShared(Float64Array, (end - start) * cols);
-      } else if (length !== cols) {
-        return { status: 'failed', failure: shapeFailure(index, length, start, cols) };
-      }
-      writeFlat(result, values, (index - start) * cols);
-    } catch (error) {
-      if (!(error instanceof ResultError)) throw error;
-      return { status: 'failed', failure: { code: error.code, message: error.message, index } };
+    if (cols === -1) {
+      cols = length;
+      // Shared, so the rows reach the main thread without a copy and without a transfer:
+      // transferring detaches a buffer, and the first detach in a thread invalidates V8's
+      // "ArrayBuffer detaching" protector, after which every typed-array access in that thread
+      // pays a check (we measured fn running ~25% slower from the second chunk on).
+      values = allocateShared(Float64Array, (end - start) * cols);
+    } else if (length !== cols) {
+      return { status: 'failed', failure: shapeFailure(index, length, firstGood(start, failures), cols) };
     }
+    writeFlat(result, values, (index - start) * cols);
   }
-  return { status: 'done', cols: Math.max(cols, 0), values };
+  for (const { index } of failures) values.fill(NaN, (index! - start) * cols, (index! - start + 1) * cols);
+  return { status: 'done', cols, values, failures };
+}
+
+/** The first index of a chunk that did not fail: the row that fixed the chunk's length. */
+function firstGood(start: number, failures: readonly SerializedFailure[]): number {
+  let index = start;
+  for (const failure of failures) if (failure.index === index) index++;
+  return index;
 }
 
 function taskFailure(error: unknown, index: number, inline: boolean): SerializedFailure {
