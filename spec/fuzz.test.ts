@@ -17,7 +17,7 @@ const mapper = (item: unknown, index: number, plan: Plan) => {
   if (index === plan.badAt) return 'bad' as never;
   let s = index * 0.25;
   if (typeof item === 'number') s += item;
-  else if (ArrayBuffer.isView(item)) for (const v of item as unknown as ArrayLike<number>) s += Number(v);
+  else if (ArrayBuffer.isView(item)) for (const v of item as unknown as Iterable<number>) s += Number(v);
   else if (item && typeof item === 'object') s += (item as { v: number }).v;
   switch (plan.shape) {
     case 'number': return s;
