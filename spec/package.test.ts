@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'parallelize-pack-'));
+const run = (command: string, args: string[], cwd = work) => execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+describe('the packed package', { timeout: 120_000 }, () => {
+  let files: string[] = [];
+
+  before(() => {
+    // --ignore-scripts: the suite already built dist/, and prepare would rebuild it under our feet.
+    const [packed] = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], root)) as [{ filename: string; files: { path: string }[] }];
+    files = packed.files.map((file) => file.path);
+    writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, packed.filename)]);
+  });
+
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test('holds the built library and no sources, specs or scripts', () => {
+    assert.ok(files.includes('dist/lib/index.js') && files.includes('dist/lib/index.d.ts'));
+    assert.ok(files.includes('dist/workers/bootstrap.js'), 'the worker bootstrap ships');
+    assert.ok(files.includes('README.md') && files.includes('CHANGELOG.md') && files.includes('LICENSE'));
+    assert.deepEqual(files.filter((file) => /^(lib|workers|spec|scripts)\//.test(file) || file.endsWith('.map')), []);
+  });
+
+  test('installs with no dependencies at all', () => {
+    const installed = readdirSync(join(work, 'node_modules')).filter((name) => !name.startsWith('.'));
+    assert.deepEqual(installed, ['@parallelize']);
+  });
+
+  test('is imported by name and runs an inline function and a task module', () => {
+    writeFileSync(join(work, 'task.js'), 'export const cube = (x) => x ** 3;\n');
+    writeFileSync(join(work, 'main.js'), `
+      import { parallelize, task, Matrix, ParallelizeError, createPool } from '@parallelize/core';
+      const a = await parallelize([1, 2, 3], (x) => [x, x * 2]);
+      const b = await parallelize(Float64Array.of(1, 2, 3), task(new URL('./task.js', import.meta.url), 'cube'));
+      console.log(JSON.stringify({ a: a.toArrays(), b: Array.from(b.data), types: [typeof Matrix, typeof ParallelizeError, typeof createPool] }));
+    `);
+    const output = JSON.parse(run(process.execPath, ['main.js']));
+    assert.deepEqual(output, { a: [[1, 2], [2, 4], [3, 6]], b: [1, 8, 27], types: ['function', 'function', 'function'] });
+  });
+});
