@@ -8,6 +8,7 @@ import {
   MessageType, kCancelledField, kControlFieldCount, kRowsDoneField,
   type ChunkDoneMessage, type FnSpec, type JobStartMessage, type RunChunkMessage, type SerializedFailure,
 } from './protocol.js';
+import type { ChunkOutcome } from '../workers/run-chunk.js';
 
 let nextJobId = 1;
 
@@ -25,7 +26,6 @@ export interface JobSettings {
   readonly input: Input;
   readonly fn: FnSpec;
   readonly context: unknown;
-  readonly chunks: readonly Chunk[];
   readonly cores: number;
   readonly collect: boolean;
 }
@@ -45,12 +45,12 @@ export class Job {
   readonly workers = new Set<unknown>();
   readonly #chunks = new Map<number, Chunk>();
   /** Chunks not yet sent, in the order they go out. */
-  readonly #queue: Chunk[];
+  readonly #queue: Chunk[] = [];
   readonly #start: JobStartMessage;
   readonly #input: Input;
   readonly #control = allocateShared(Int32Array, kControlFieldCount);
   readonly #assembler: ResultAssembler;
-  readonly #collect: boolean;
+  readonly collect: boolean;
   readonly #errors: ItemError[] = [];
   #rowsSettled = 0;
   /** Rows that failed with their worker, so no worker counted them. */
@@ -62,9 +62,7 @@ export class Job {
   constructor(settings: JobSettings) {
     this.cores = settings.cores;
     this.#input = settings.input;
-    this.#collect = settings.collect;
-    for (const chunk of settings.chunks) this.#chunks.set(chunk.id, chunk);
-    this.#queue = [...settings.chunks];
+    this.collect = settings.collect;
     this.#assembler = new ResultAssembler(settings.input.count);
     this.#start = {
       type: MessageType.JOB_START, jobId: this.id, fn: settings.fn, input: settings.input.spec,
@@ -100,12 +98,30 @@ export class Job {
     return { type: MessageType.RUN_CHUNK, jobId: this.id, chunkId: id, start, end, ...(items && { items }) };
   }
 
+  /** Queues planned chunks for the workers, shifted to start at item `offset`. */
+  enqueue(chunks: readonly Chunk[], offset: number): void {
+    for (const { start, end } of chunks) this.#queue.push(this.#register(offset + start, offset + end));
+  }
+
   /** Puts rows [start, end) back at the front of the queue, as a new chunk: its worker died. */
   requeue(start: number, end: number): void {
     if (this.#settled || start >= end) return;
+    this.#queue.unshift(this.#register(start, end));
+  }
+
+  /** Takes the outcome of rows [start, end) run on the calling thread. */
+  doneHere(start: number, end: number, outcome: ChunkOutcome): void {
+    const chunk = this.#register(start, end);
+    if (outcome.status === 'failed') return this.chunkFailed(outcome.failure);
+    if (outcome.status === 'cancelled') return;
+    Atomics.add(this.#control, kRowsDoneField, end - start);
+    this.chunkDone({ type: MessageType.CHUNK_DONE, jobId: this.id, chunkId: chunk.id, cols: outcome.cols, values: outcome.values, failures: outcome.failures });
+  }
+
+  #register(start: number, end: number): Chunk {
     const chunk = { id: this.#chunks.size, start, end };
     this.#chunks.set(chunk.id, chunk);
-    this.#queue.unshift(chunk);
+    return chunk;
   }
 
   chunkDone(message: ChunkDoneMessage): void {
@@ -121,7 +137,7 @@ export class Job {
   /** An item failed: in collect mode it is recorded and the call goes on, otherwise the call fails. */
   itemFailed(error: ParallelizeError): void {
     if (this.#settled) return;
-    if (!this.#collect || error.index === undefined) return this.fail(error);
+    if (!this.collect || error.index === undefined) return this.fail(error);
     this.#assembler.placeFailed(error.index);
     this.#errors.push({ index: error.index, error });
     this.#rowsSettled++;
@@ -161,6 +177,6 @@ export class Job {
     if (this.#rowsSettled < this.#input.count) return;
     this.#settled = true;
     const matrix = this.#assembler.finish(Atomics.load(this.#control, kRowsDoneField) + this.#rowsLost);
-    this.#resolve(this.#collect ? withErrors(matrix, this.#errors.sort((a, b) => a.index - b.index)) : matrix);
+    this.#resolve(this.collect ? withErrors(matrix, this.#errors.sort((a, b) => a.index - b.index)) : matrix);
   }
 }

@@ -66,6 +66,15 @@ export interface CallOptions<Context = unknown> {
    * terminated. An already aborted signal rejects before any thread starts.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Whether the calling thread may run an inline function's items itself when threads cannot make
+   * the call faster. We time the first items here (about 1 ms of them), then finish here if the
+   * rest would take less time than on threads (see the README's performance notes). Never done
+   * with `timeout`, `signal` or `resourceLimits`, which need fn on a thread that can be stopped.
+   * `false` keeps fn off the calling thread, so its event loop is never blocked by fn.
+   * @default true
+   */
+  readonly callingThread?: boolean;
 }
 
 /** Options of `parallelize()`: those of a call, plus those of the pool it starts. */
@@ -78,10 +87,11 @@ export interface ResolvedOptions {
   readonly collect: boolean;
   readonly timeout: number | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly callingThread: boolean;
 }
 
 const kPoolKeys = ['cores', 'resourceLimits'] as const;
-const kCallKeys = ['cores', 'chunkSize', 'context', 'onError', 'timeout', 'signal'] as const;
+const kCallKeys = ['cores', 'chunkSize', 'context', 'onError', 'timeout', 'signal', 'callingThread'] as const;
 const kLimitKeys = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
 // setTimeout's own limit: anything longer fires at once.
 const kMaxTimeout = 2 ** 31 - 1;
@@ -110,7 +120,7 @@ export function resolveOptions(options: unknown, maxCores: number, keys: readonl
   const checked = checkKeys(options, keys, { resourceLimits: 'it is set when the pool is made: createPool({ resourceLimits })' }) as
     Partial<Record<(typeof kCallKeys)[number], unknown>>;
   const cores = checked.cores === undefined ? maxCores : Math.min(checkCores(checked.cores), maxCores);
-  const { chunkSize = 'auto', onError = 'throw', timeout, signal } = checked;
+  const { chunkSize = 'auto', onError = 'throw', timeout, signal, callingThread = true } = checked;
   if (chunkSize !== 'auto' && !isPositiveInteger(chunkSize)) {
     throw invalidArg('chunkSize', "a positive integer or 'auto'", chunkSize);
   }
@@ -120,7 +130,8 @@ export function resolveOptions(options: unknown, maxCores: number, keys: readonl
     if (timeout > kMaxTimeout) throw outOfRange(`Expected \`timeout\` to be at most ${kMaxTimeout} ms (about 24.8 days), got ${timeout}`);
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('signal', 'an AbortSignal', signal);
-  return { cores, chunkSize, context: checked.context, collect: onError === 'collect', timeout, signal };
+  if (typeof callingThread !== 'boolean') throw invalidArg('callingThread', 'a boolean', callingThread);
+  return { cores, chunkSize, context: checked.context, collect: onError === 'collect', timeout, signal, callingThread };
 }
 
 function checkLimits(limits: unknown): ResourceLimits {

@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
+import { runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors, type CollectedMatrix } from './job.js';
 import { Matrix } from './matrix.js';
 import { shareContext } from './memory.js';
@@ -89,17 +90,27 @@ export class Pool {
     const input = prepareInput(data);
     if (input.count === 0) return options.collect ? withErrors(Matrix.alloc(0, 0), []) : Matrix.alloc(0, 0);
     const cores = Math.min(options.cores, input.count);
-    const chunks = planChunks(input.count, cores, options.chunkSize);
-    const job = new Job({ input, fn: spec, context: shareContext(options.context), chunks, cores, collect: options.collect });
-    debug('job %d: %d items in %d chunks on up to %d workers', job.id, input.count, chunks.length, cores);
+    const context = shareContext(options.context);
+    const job = new Job({ input, fn: spec, context, cores, collect: options.collect });
     const timer = timeout === undefined ? undefined : setTimeout(() => this.#stop(job, new ParallelizeError('ERR_TIMEOUT',
       `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
     const onAbort = (): void => this.#stop(job, signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#jobs.push(job);
     this.#jobsById.set(job.id, job);
-    this.#dispatch();
     try {
+      // Not when the caller asked to be able to stop fn or bound its memory: on the calling
+      // thread an endless loop could not be terminated, nor an allocation be limited.
+      const here = spec.kind === 'inline' && options.callingThread && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
+      const start = here ? await runOnCallingThread(job, input, spec.source, context, cores, this.#workers.size === 0) : 0;
+      if (start < input.count && !job.settled) {
+        const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize);
+        job.enqueue(chunks, start);
+        debug('job %d: %d items, %d on the calling thread, the rest in %d chunks on up to %d workers', job.id, input.count, start, chunks.length, cores);
+        this.#dispatch();
+      } else {
+        debug('job %d: all %d items on the calling thread', job.id, input.count);
+      }
       return await job.promise;
     } finally {
       clearTimeout(timer);

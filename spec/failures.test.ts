@@ -54,7 +54,7 @@ describe('fn throws', () => {
       const until = Date.now() + 20;
       while (Date.now() < until);
       return x;
-    }, { cores: 2, chunkSize: 50 }));
+    }, { cores: 2, chunkSize: 50, callingThread: false }));
     assert.equal(error.index, 0);
     assert.ok(Date.now() - started < 1500, `settled in ${Date.now() - started} ms`);
   });
@@ -62,7 +62,7 @@ describe('fn throws', () => {
 
 describe('bad results', () => {
   test('a result that is not numbers rejects with ERR_RESULT_TYPE naming the index and the value', async () => {
-    const error = await rejection(parallelize(items, (x: number) => (x === 42 ? 'forty-two' : x) as number));
+    const error = await rejection(parallelize(items, (x: number) => (x === 42 ? 'forty-two' : x) as number, { callingThread: false }));
     assert.ok(error instanceof ParallelizeError);
     assert.deepEqual([error.code, error.index], ['ERR_RESULT_TYPE', 42]);
     assert.equal(error.message, "fn returned `'forty-two'` (string) for item 42; expected a number or an array of numbers");
@@ -74,19 +74,19 @@ describe('bad results', () => {
   });
 
   test('a non-number inside an array names its position', async () => {
-    const error = await rejection(parallelize([1, 2], (x: number) => [x, null] as never, { cores: 1 }));
+    const error = await rejection(parallelize([1, 2], (x: number) => [x, null] as never, { cores: 1, callingThread: false }));
     assert.equal(error.code, 'ERR_RESULT_TYPE');
     assert.equal(error.message, 'fn returned an array holding `null` (null) at position 1 for item 0; expected a number or an array of numbers');
   });
 
   test('rows of different lengths in one chunk reject with ERR_RESULT_SHAPE naming both', async () => {
-    const error = await rejection(parallelize(items, (x: number) => (x === 10 ? [x] : [x, x]), { cores: 1 }));
+    const error = await rejection(parallelize(items, (x: number) => (x === 10 ? [x] : [x, x]), { cores: 1, callingThread: false }));
     assert.deepEqual([error.code, error.index], ['ERR_RESULT_SHAPE', 10]);
     assert.equal(error.message, 'fn returned 1 value for item 10, but 2 for item 0; every item must return the same number of values');
   });
 
   test('rows of different lengths in different chunks reject with ERR_RESULT_SHAPE', async () => {
-    const error = await rejection(parallelize(items, (x: number) => (x >= 100 ? [x, x, x] : [x]), { cores: 2, chunkSize: 100 }));
+    const error = await rejection(parallelize(items, (x: number) => (x >= 100 ? [x, x, x] : [x]), { cores: 2, chunkSize: 100, callingThread: false }));
     assert.deepEqual([error.code, error.index], ['ERR_RESULT_SHAPE', 100]);
     assert.equal(error.message, 'fn returned 3 values for item 100, but 1 for item 0; every item must return the same number of values');
   });
@@ -102,7 +102,7 @@ describe('data that cannot reach a worker', () => {
   test('an item that cannot be cloned rejects with ERR_DATA_CLONE naming the index', async () => {
     const data: unknown[] = items.map((i) => ({ i }));
     data[77] = { callback: () => 1 };
-    const error = await rejection(parallelize(data, () => 1, { chunkSize: 10 }));
+    const error = await rejection(parallelize(data, () => 1, { chunkSize: 10, callingThread: false }));
     assert.ok(error instanceof ParallelizeError);
     assert.deepEqual([error.code, error.index], ['ERR_DATA_CLONE', 77]);
     assert.match(error.message, /^data\[77\] cannot be sent to a worker thread: /);
@@ -140,7 +140,7 @@ describe('after a failure', () => {
   test('a one-shot call leaves no worker thread running', async () => {
     const before = await steadyThreadCount();
     let during = 0;
-    const call = parallelize(items, (x: number) => { if (x === 150) throw new Error('x'); return x; }, { cores: 2 });
+    const call = parallelize(items, (x: number) => { if (x === 150) throw new Error('x'); return x; }, { cores: 2, callingThread: false });
     setImmediate(() => { during = threadCount(); });
     await rejection(call);
     assert.ok(during >= before + 1, 'workers were running');

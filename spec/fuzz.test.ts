@@ -56,6 +56,7 @@ test(`${kCases} generated cases match a serial map or fail as documented`, { tim
       context: plan, cores: 1 + Math.floor(next() * 4),
       chunkSize: next() < 0.5 ? 'auto' as const : 1 + Math.floor(next() * 10),
       onError: collect ? 'collect' as const : 'throw' as const,
+      callingThread: next() < 0.5,
     };
     const failAt = Math.max(plan.throwAt, plan.badAt);
     const label = `case ${n}: ${kind} × ${rows}, ${JSON.stringify(plan)}, ${JSON.stringify({ ...options, context: undefined })}`;

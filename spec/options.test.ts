@@ -31,9 +31,9 @@ describe('bad arguments', () => {
 
   test('unknown option names are rejected, with a suggestion for typos', async () => {
     await assertRejects(() => parallelize(data, double, { core: 2 } as never), TypeError,
-      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `resourceLimits` (did you mean `cores`?), got `'core'` (string)");
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread`, `resourceLimits` (did you mean `cores`?), got `'core'` (string)");
     await assertRejects(() => parallelize(data, double, { verbose: true } as never), TypeError,
-      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `resourceLimits`, got `'verbose'` (string)");
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread`, `resourceLimits`, got `'verbose'` (string)");
     await assertRejects(() => parallelize(data, double, { chunksize: 4 } as never), TypeError, /\(did you mean `chunkSize`\?\)/);
   });
 
@@ -98,7 +98,7 @@ describe('bad arguments', () => {
   test('resourceLimits belongs to the pool, not to a call on it', async () => {
     const pool = createPool({ cores: 1 });
     await assertRejects(() => pool.parallelize(data, double, { resourceLimits: {} } as never), TypeError,
-      /with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal` \(it is set when the pool is made: createPool\(\{ resourceLimits \}\)\), got `'resourceLimits'`/);
+      /with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread` \(it is set when the pool is made: createPool\(\{ resourceLimits \}\)\), got `'resourceLimits'`/);
     await pool.close();
   });
 
@@ -108,6 +108,7 @@ describe('bad arguments', () => {
     await assertRejects(() => parallelize(data, double, { timeout: NaN }), TypeError, 'Expected `timeout` to be a positive number of milliseconds, got `NaN` (number)');
     await assertRejects(() => parallelize(data, double, { timeout: 2 ** 40 }), RangeError, 'Expected `timeout` to be at most 2147483647 ms (about 24.8 days), got 1099511627776');
     await assertRejects(() => parallelize(data, double, { signal: {} as never }), TypeError, 'Expected `signal` to be an AbortSignal, got `{}` (Object)');
+    await assertRejects(() => parallelize(data, double, { callingThread: 'yes' as never }), TypeError, "Expected `callingThread` to be a boolean, got `'yes'` (string)");
   });
 
   test('Matrix checks its shape', () => {

@@ -44,7 +44,7 @@ describe('parallelize matches a serial map bit-for-bit', () => {
     for (const [shape, fn] of Object.entries(shapes)) {
       test(`${kind} → ${shape} results`, async () => {
         const expected = await serialMap(data, fn);
-        assertSameMatrix(await within(10_000, parallelize(data as never, fn as never, { cores: 2 })), expected);
+        assertSameMatrix(await within(10_000, parallelize(data as never, fn as never, { cores: 2, callingThread: false })), expected);
       });
     }
   }
@@ -56,7 +56,7 @@ describe('sizes and core counts', () => {
       test(`${rows} items on ${cores} cores`, async () => {
         const data = randomFloats(rows, rows + cores);
         const expected = await serialMap(data, shapes.vector);
-        assertSameMatrix(await within(10_000, parallelize(data, shapes.vector, { cores })), expected);
+        assertSameMatrix(await within(10_000, parallelize(data, shapes.vector, { cores, callingThread: false })), expected);
       });
     }
   }
@@ -75,7 +75,7 @@ describe('sizes and core counts', () => {
     const data = randomFloats(1000, 3);
     const expected = await serialMap(data, shapes.number);
     for (const chunkSize of [1, 7, 1000, 5000]) {
-      assertSameMatrix(await parallelize(data, shapes.number, { chunkSize, cores: 2 }), expected);
+      assertSameMatrix(await parallelize(data, shapes.number, { chunkSize, cores: 2, callingThread: false }), expected);
     }
   });
 });
@@ -100,7 +100,7 @@ describe('functions', () => {
   });
 
   test('fn gets the index as its second argument', async () => {
-    const result = await parallelize(['a', 'b', 'c', 'd'], (_item: string, index: number) => index, { cores: 2, chunkSize: 1 });
+    const result = await parallelize(['a', 'b', 'c', 'd'], (_item: string, index: number) => index, { cores: 2, chunkSize: 1, callingThread: false });
     assert.deepEqual(Array.from(result.data), [0, 1, 2, 3]);
   });
 });
@@ -116,7 +116,7 @@ describe('context', () => {
     };
     const data = Matrix.alloc(50, 5);
     data.data.set(randomFloats(250, 12));
-    const result = await parallelize(data, fn, { context, cores: 2 });
+    const result = await parallelize(data, fn, { context, cores: 2, callingThread: false });
     const expected = await serialMap(data, (row: Float64Array, i: number) => [fn(row, i, context)[0]!, 1]);
     assertSameMatrix(result, expected);
     assert.ok(!(weights.buffer instanceof SharedArrayBuffer), "the caller's own array is left as it was");

@@ -12,7 +12,7 @@ describe('Pool', () => {
       for (let call = 0; call < 40; call++) {
         const data = randomFloats(call * 7, call);
         const fn = call % 2 === 0 ? (x: number) => [x, x * x] : (x: number, i: number) => [i - x, Math.cos(x)];
-        assertSameMatrix(await within(5000, pool.parallelize(data, fn)), await serialMap(data, fn));
+        assertSameMatrix(await within(5000, pool.parallelize(data, fn, { callingThread: call % 3 !== 0 })), await serialMap(data, fn));
         assert.ok(threadCount() <= before + 2, 'never more threads than cores');
       }
     } finally {
@@ -26,7 +26,7 @@ describe('Pool', () => {
     try {
       const calls = Array.from({ length: 8 }, (_, call) => {
         const data = Array.from({ length: 50 + call * 13 }, (_, i) => ({ call, i }));
-        return pool.parallelize(data, (item: { call: number; i: number }, index: number, ctx: { call: number }) => [item.call, ctx.call, item.i - index], { context: { call }, chunkSize: 5 });
+        return pool.parallelize(data, (item: { call: number; i: number }, index: number, ctx: { call: number }) => [item.call, ctx.call, item.i - index], { context: { call }, chunkSize: 5, callingThread: false });
       });
       const results = await within(10_000, Promise.all(calls));
       results.forEach((result, call) => {
@@ -44,7 +44,7 @@ describe('Pool', () => {
       const result = await pool.parallelize(Array.from({ length: 20 }, (_, i) => i), () => {
         // threadId 0 is the main thread; workers number from 1.
         return (globalThis as any).process.getBuiltinModule?.('node:worker_threads')?.threadId ?? -1;
-      }, { cores: 1, chunkSize: 1 });
+      }, { cores: 1, chunkSize: 1, callingThread: false });
       assert.equal(new Set(result.data).size, 1, 'every item ran on one thread');
     } finally {
       await pool.close();
@@ -68,7 +68,7 @@ describe('Pool', () => {
     const before = await steadyThreadCount();
     {
       await using pool = createPool({ cores: 2 });
-      await pool.parallelize([1, 2, 3, 4], (x: number) => x);
+      await pool.parallelize([1, 2, 3, 4], (x: number) => x, { callingThread: false });
       assert.ok(threadCount() >= before + 2, 'two workers run');
     }
     await threadsBackTo(before);
@@ -78,7 +78,7 @@ describe('Pool', () => {
     const script = `
       import { createPool } from '@parallelize/core';
       const pool = createPool({ cores: 2 });
-      const m = await pool.parallelize([1, 2, 3, 4, 5, 6], (x) => x * 2);
+      const m = await pool.parallelize([1, 2, 3, 4, 5, 6], (x) => x * 2, { callingThread: false });
       console.log(m.data.join(','));
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { kCancelledField, kControlFieldCount, kStatusFieldCount, kStatusIndexField } from '../dist/lib/protocol.js';
 import { runChunk, type ChunkJob } from '../dist/workers/run-chunk.js';
 
 function job(fn: ChunkJob['fn'], items: unknown[], extra: Partial<ChunkJob> = {}): ChunkJob {
-  return { fn, context: undefined, getItem: (i) => items[i], start: 0, end: items.length, isCancelled: () => false, ...extra };
+  return {
+    fn, context: undefined, getItem: (i) => items[i], start: 0, end: items.length,
+    control: new Int32Array(kControlFieldCount), status: new Float64Array(kStatusFieldCount), ...extra,
+  };
 }
 
 describe('runChunk', () => {
@@ -55,15 +59,24 @@ describe('runChunk', () => {
 
   test('stops before the next item once cancelled', async () => {
     const seen: number[] = [];
-    let cancelled = false;
-    const outcome = await runChunk(job((x) => { seen.push(x as number); if (x === 2) cancelled = true; return 0; }, [0, 1, 2, 3, 4], { isCancelled: () => cancelled }));
+    const control = new Int32Array(kControlFieldCount);
+    const outcome = await runChunk(job((x) => { seen.push(x as number); if (x === 2) control[kCancelledField] = 1; return 0; }, [0, 1, 2, 3, 4], { control }));
     assert.equal(outcome.status, 'cancelled');
     assert.deepEqual(seen, [0, 1, 2]);
   });
 
-  test('reports the index of each item before running it', async () => {
+  test('runs nothing when the call was cancelled before the chunk began', async () => {
+    const control = new Int32Array(kControlFieldCount);
+    control[kCancelledField] = 1;
+    let calls = 0;
+    assert.equal((await runChunk(job(() => ++calls, [1, 2], { control }))).status, 'cancelled');
+    assert.equal(calls, 0);
+  });
+
+  test('publishes the index of each item before running it', async () => {
+    const status = new Float64Array(kStatusFieldCount);
     const reported: number[] = [];
-    await runChunk(job(() => 1, [0, 0, 0, 0], { start: 1, end: 4, onItem: (i) => reported.push(i) }));
+    await runChunk(job(() => { reported.push(status[kStatusIndexField]!); return 1; }, [0, 0, 0, 0], { start: 1, end: 4, status }));
     assert.deepEqual(reported, [1, 2, 3]);
   });
 

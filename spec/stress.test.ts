@@ -15,16 +15,16 @@ const script = `
   let maxThreads = 0;
   const sample = () => { maxThreads = Math.max(maxThreads, threads()); };
   const timer = setInterval(sample, 5);
-  for (let call = 0; call < 50; call++) await pool.parallelize(data, (x, i, c) => [x * c.k, i], { context: { k: call } });
+  for (let call = 0; call < 50; call++) await pool.parallelize(data, (x, i, c) => [x * c.k, i], { context: { k: call }, callingThread: false });
   await settle();
   const rssBefore = process.memoryUsage().rss;
   for (let call = 0; call < 1000; call++) {
-    const result = await pool.parallelize(data, (x, i, c) => [x * c.k, i], { context: { k: call } });
+    const result = await pool.parallelize(data, (x, i, c) => [x * c.k, i], { context: { k: call }, callingThread: false });
     if (result.get(63, 0) !== 63 * call || result.get(17, 1) !== 17) wrong++;
     if (call % 50 === 0) sample();
   }
   const concurrent = await Promise.all(Array.from({ length: 16 }, (_, c) =>
-    pool.parallelize(Float64Array.from(data), (x, i, ctx) => x + ctx.c, { context: { c }, chunkSize: 4 })));
+    pool.parallelize(Float64Array.from(data), (x, i, ctx) => x + ctx.c, { context: { c }, chunkSize: 4, callingThread: false })));
   concurrent.forEach((result, c) => { for (let i = 0; i < 64; i++) if (result.get(i, 0) !== i + c) wrong++; });
   sample();
   clearInterval(timer);

@@ -7,7 +7,7 @@ describe('teardown', () => {
   test('a one-shot call leaves no worker thread running after it resolves', async () => {
     const before = await steadyThreadCount();
     for (const cores of [1, 2, 4]) {
-      const result = await parallelize(Array.from({ length: 50 }, (_, i) => i), (x: number) => x, { cores });
+      const result = await parallelize(Array.from({ length: 50 }, (_, i) => i), (x: number) => x, { cores, callingThread: false });
       assert.equal(result.rows, 50);
       assert.equal(threadCount(), before, `no thread left after a call on ${cores} cores`);
     }
@@ -16,7 +16,7 @@ describe('teardown', () => {
   test('a one-shot call leaves no worker thread running after it rejects', async () => {
     const before = await steadyThreadCount();
     for (const cores of [1, 2, 4]) {
-      const error = await rejection(parallelize(Array.from({ length: 50 }, (_, i) => i), (x: number) => { if (x === 20) throw new Error('x'); return x; }, { cores }));
+      const error = await rejection(parallelize(Array.from({ length: 50 }, (_, i) => i), (x: number) => { if (x === 20) throw new Error('x'); return x; }, { cores, callingThread: false }));
       assert.equal(error.code, 'ERR_TASK_FAILED');
       assert.equal(threadCount(), before, `no thread left after a failed call on ${cores} cores`);
     }

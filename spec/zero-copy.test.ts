@@ -7,13 +7,13 @@ describe('zero copy', () => {
   test("workers read a shared Matrix in place: a worker's write is visible to the caller", async () => {
     const data = Matrix.alloc(64, 4);
     data.data.fill(1);
-    await parallelize(data, (row: Float64Array, index: number) => { row[0] = -index; return row[1]!; }, { cores: 2, chunkSize: 4 });
+    await parallelize(data, (row: Float64Array, index: number) => { row[0] = -index; return row[1]!; }, { cores: 2, chunkSize: 4, callingThread: false });
     for (let i = 0; i < data.rows; i++) assert.equal(data.get(i, 0), -i, `row ${i} was written in place`);
   });
 
   test('typed arrays in the context are one shared buffer for every worker', async () => {
     const counter = new Int32Array(new SharedArrayBuffer(4));
-    await parallelize(Array.from({ length: 100 }, (_, i) => i), (_x: number, _i: number, ctx: { counter: Int32Array }) => Atomics.add(ctx.counter, 0, 1), { context: { counter }, cores: 2, chunkSize: 3 });
+    await parallelize(Array.from({ length: 100 }, (_, i) => i), (_x: number, _i: number, ctx: { counter: Int32Array }) => Atomics.add(ctx.counter, 0, 1), { context: { counter }, cores: 2, chunkSize: 3, callingThread: false });
     assert.equal(counter[0], 100, 'every call incremented the same counter');
   });
 
@@ -28,8 +28,8 @@ describe('zero copy', () => {
     const script = `
       import { Matrix, parallelize } from '@parallelize/core';
       const plain = new Matrix(new Float64Array(200 * 3).fill(2), 200, 3);
-      const m = await parallelize(plain, (row) => { row[0] = 5; return row[0] + row[1]; }, { cores: 2, chunkSize: 1 });
-      const typed = await parallelize(new Float32Array(500).fill(1), (x) => x, { cores: 2, chunkSize: 7 });
+      const m = await parallelize(plain, (row) => { row[0] = 5; return row[0] + row[1]; }, { cores: 2, chunkSize: 1, callingThread: false });
+      const typed = await parallelize(new Float32Array(500).fill(1), (x) => x, { cores: 2, chunkSize: 7, callingThread: false });
       console.log(JSON.stringify({ first: m.get(199, 0), callerUntouched: plain.get(0, 0), shared: m.data.buffer instanceof SharedArrayBuffer, typedRows: typed.rows }));
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {

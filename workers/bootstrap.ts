@@ -9,9 +9,10 @@ import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { serializeError } from '../lib/errors.js';
 import {
-  MessageType, kCancelledField, kRowsDoneField, kStatusIndexField, kStatusJobField,
+  MessageType, kRowsDoneField, kStatusIndexField, kStatusJobField,
   type JobStartMessage, type MainMessage, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
+import { itemReader, type ItemReader } from './items.js';
 import { loadFunction } from './load-function.js';
 import { runChunk } from './run-chunk.js';
 
@@ -21,7 +22,7 @@ interface Job {
   readonly collect: boolean;
   readonly context: unknown;
   readonly control: Int32Array;
-  readonly itemReader: (items: readonly unknown[] | undefined, start: number) => (index: number) => unknown;
+  readonly itemReader: ItemReader;
 }
 
 const debug = debuglog('parallelize');
@@ -60,23 +61,7 @@ port.on('message', (message: MainMessage) => {
 async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailure> {
   const loaded = await loadFunction(message.fn);
   if ('code' in loaded) return loaded;
-  const { input } = message;
-  let itemReader: Job['itemReader'];
-  switch (input.kind) {
-    case 'array':
-      itemReader = (items, start) => (index) => items![index - start];
-      break;
-    case 'typed':
-      itemReader = () => (index) => input.values[index];
-      break;
-    case 'matrix':
-      itemReader = () => (index) => input.values.subarray(index * input.cols, (index + 1) * input.cols);
-      break;
-    case 'ragged':
-      itemReader = () => (index) => input.values.subarray(input.offsets[index], input.offsets[index + 1]);
-      break;
-  }
-  return { ...loaded, context: message.context, collect: message.collect, control: message.control, itemReader };
+  return { ...loaded, context: message.context, collect: message.collect, control: message.control, itemReader: itemReader(message.input) };
 }
 
 async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: RunChunkMessage): Promise<void> {
@@ -97,10 +82,8 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         getItem: job.itemReader(chunk.items, chunk.start),
         start: chunk.start,
         end: chunk.end,
-        // Another worker's failure, a timeout or an abort sets this flag; we read it before each
-        // item, so a cancelled call stops within one item without any message reaching us.
-        isCancelled: () => Atomics.load(job.control, kCancelledField) !== 0,
-        onItem: (index) => { status[kStatusIndexField] = index; },
+        control: job.control,
+        status,
       });
       debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (performance.now() - started).toFixed(1));
       if (outcome.status === 'done') {

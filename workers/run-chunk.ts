@@ -1,6 +1,6 @@
 import { describe, serializeError, shapeFailure } from '../lib/errors.js';
 import { allocateShared } from '../lib/memory.js';
-import type { SerializedFailure } from '../lib/protocol.js';
+import { kCancelledField, kStatusIndexField, type SerializedFailure } from '../lib/protocol.js';
 
 /** Everything one chunk needs; no thread APIs, so it can be tested on the main thread. */
 export interface ChunkJob {
@@ -9,10 +9,10 @@ export interface ChunkJob {
   readonly getItem: (index: number) => unknown;
   readonly start: number;
   readonly end: number;
-  /** Checked before every item, so a cancelled call stops after the item it is running. */
-  readonly isCancelled: () => boolean;
-  /** Told the index of each item before it runs, so a crash can be blamed on it. */
-  readonly onItem?: (index: number) => void;
+  /** The call's control fields: `kCancelledField` turns non-zero when the call is over. */
+  readonly control: Int32Array;
+  /** Where we publish the index of each item before it runs (`kStatusIndexField`), so a crash can be blamed on it. */
+  readonly status: Float64Array;
   /** Extra text for a failure of an inline function that read a variable it cannot see. */
   readonly inline?: boolean;
   /** Go on past a failing item, leaving NaN in its row, instead of stopping the chunk. */
@@ -30,17 +30,28 @@ export type ChunkOutcome =
  * Awaits only results that are promises, so a synchronous `fn` never yields to the event loop.
  */
 export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
-  const { fn, context, getItem, start, end } = job;
+  // This loop is the per-item overhead of the whole library, so everything it touches is a local:
+  // closures or property loads per item cost us up to a third of a cheap item (measured).
+  const { fn, context, getItem, start, end, control, status } = job;
   let values = new Float64Array(0);
   let cols = -1;
   const failures: SerializedFailure[] = [];
+  // Another worker's failure, a timeout or an abort sets the cancelled flag. We read it with
+  // Atomics.load once per chunk, which is sure to see the store, and with a plain read before each
+  // item, which costs nothing where Atomics.load costs ~60 ns on Node 20 (as much as a cheap item).
+  // The flag only goes from 0 to 1 and an aligned Int32 read cannot tear, so the plain read is safe.
+  if (Atomics.load(control, kCancelledField) !== 0) return { status: 'cancelled' };
   for (let index = start; index < end; index++) {
-    if (job.isCancelled()) return { status: 'cancelled' };
-    job.onItem?.(index);
+    if (control[kCancelledField] !== 0) return { status: 'cancelled' };
+    status[kStatusIndexField] = index;
     let result: unknown;
     let length: number;
     try {
       result = fn(getItem(index), index, context);
+      if (typeof result === 'number' && cols === 1) {
+        values[index - start] = result;
+        continue;
+      }
       if (isThenable(result)) result = await result;
       length = flatLength(result, index);
     } catch (error) {

@@ -1,0 +1,96 @@
+import type { Input } from './input.js';
+import type { Job } from './job.js';
+import { allocateShared } from './memory.js';
+import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
+import { itemReader } from '../workers/items.js';
+import { loadFunction } from '../workers/load-function.js';
+import { runChunk } from '../workers/run-chunk.js';
+
+/** How long we time items on the calling thread before deciding (one slow item may take longer). */
+export const kProbeMs = 1;
+/** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
+export const kThreadStartMs = 50;
+/** What a call on threads that are already running costs, in ms: messages both ways, merging. */
+export const kWarmCallMs = 0.5;
+/** What each item costs on threads beyond fn itself, in ns, for shared-memory input (measured 36–49 ns). */
+export const kItemOverheadNs = 50;
+
+export interface Estimate {
+  /** Items left after the probe. */
+  readonly remaining: number;
+  /** Measured cost of fn per item on the calling thread, in ns. */
+  readonly itemNs: number;
+  /** Measured cost of structured-cloning one item, in ns (0 for shared-memory input). */
+  readonly cloneNs: number;
+  /** Threads that would run the rest. */
+  readonly cores: number;
+  /** Whether those threads would have to be started first. */
+  readonly coldStart: boolean;
+}
+
+/**
+ * Whether the calling thread should finish a call itself: when the rest would take it no longer
+ * than threads would. Threads cost a fixed start (or a warm call) plus a per-item overhead, and
+ * for Array input the calling thread must also serialize every item (about half of a clone),
+ * which no number of threads makes faster.
+ */
+export function finishHere(estimate: Estimate): boolean {
+  const { remaining, itemNs, cloneNs, cores, coldStart } = estimate;
+  const hereMs = (remaining * itemNs) / 1e6;
+  const serializeMs = (remaining * cloneNs) / 2 / 1e6;
+  const computeMs = (remaining * (itemNs + kItemOverheadNs + cloneNs / 2)) / cores / 1e6;
+  return hereMs <= (coldStart ? kThreadStartMs : kWarmCallMs) + Math.max(serializeMs, computeMs);
+}
+
+/**
+ * Runs the first items of an inline-function call on the calling thread, timing them, and
+ * finishes the call here when threads would not be faster (see `finishHere`). The function is
+ * compiled from its source, exactly as in a worker, so it sees the same empty scope, and the
+ * context is a structured clone, as a worker gets. Array items are the caller's own, not clones:
+ * cloning them would cost more than cheap work itself. Returns the index of the first item left
+ * for the threads (the item count when none is).
+ */
+export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<number> {
+  const loaded = await loadFunction({ kind: 'inline', source });
+  if ('code' in loaded) return 0;
+  let clonedContext: unknown;
+  try {
+    clonedContext = structuredClone(context);
+  } catch {
+    return 0; // the threads report it as ERR_DATA_CLONE
+  }
+  const getItem = itemReader(input.spec)(input.items, 0);
+  const control = allocateShared(Int32Array, kControlFieldCount);
+  const status = allocateShared(Float64Array, kStatusFieldCount);
+  const run = async (start: number, end: number): Promise<void> => {
+    const outcome = await runChunk({ fn: loaded.fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect });
+    job.doneHere(start, end, outcome);
+  };
+  let done = 0;
+  let elapsed = 0;
+  // Doubling batches: the first item alone (it may be slow), then more, until kProbeMs is spent.
+  for (let batch = 1; done < input.count && elapsed < kProbeMs && !job.settled; batch *= 2) {
+    const end = Math.min(input.count, done + batch);
+    const started = performance.now();
+    await run(done, end);
+    elapsed += performance.now() - started;
+    done = end;
+  }
+  if (done === input.count || job.settled) return input.count;
+  const remaining = input.count - done;
+  const cloneNs = input.items === undefined ? 0 : timeClone(input.items.slice(done, done + 64));
+  if (!finishHere({ remaining, itemNs: (elapsed * 1e6) / done, cloneNs, cores: Math.min(cores, remaining), coldStart })) return done;
+  await run(done, input.count);
+  return input.count;
+}
+
+/** What structured-cloning one of these items costs, in ns; Infinity when one cannot be cloned. */
+function timeClone(items: readonly unknown[]): number {
+  const started = performance.now();
+  try {
+    structuredClone(items);
+  } catch {
+    return Infinity;
+  }
+  return ((performance.now() - started) * 1e6) / items.length;
+}

@@ -1,0 +1,194 @@
+/**
+ * The benchmark workloads. Each case makes its data once, then can run as a plain serial loop or
+ * through `parallelize`; both give the same matrix. Sizes aim at 1–4 s of serial work on a 2-core
+ * machine; `scale` shrinks them for a quick run.
+ */
+import { Matrix, task, type Pool } from '@parallelize/core';
+import { brainMask, dims, maskedStats, maskedStatsAllocating, syntheticSubjects, type StudyContext } from './workload.ts';
+
+// Trap cases run as task() modules: their functions call maskedStats, so they are not self-contained.
+const workloadModule = new URL('./workload.ts', import.meta.url);
+
+export interface BenchCase {
+  readonly name: string;
+  readonly description: string;
+  /** Makes the data; called once per process. */
+  prepare(scale: number): Prepared;
+}
+
+export interface Prepared {
+  readonly items: number;
+  serial(): Matrix;
+  parallel(pool: Pool): Promise<Matrix>;
+}
+
+/** Runs `fn` over items the way a plain loop would, into a matrix of `cols` columns. */
+function loop<T>(items: number, cols: number, item: (i: number) => T, fn: (item: T, i: number) => number | ArrayLike<number>): Matrix {
+  const out = new Matrix(new Float64Array(items * cols), items, cols);
+  for (let i = 0; i < items; i++) {
+    const r = fn(item(i), i);
+    if (typeof r === 'number') out.data[i] = r;
+    else out.data.set(r, i * cols);
+  }
+  return out;
+}
+
+/** Cost grows with the square of the index. */
+function uneven(x: number, index: number): number {
+  let s = x;
+  const n = 2000 + index * index * 40;
+  for (let k = 0; k < n; k++) s = Math.sqrt(s + k) * 1.0001;
+  return s;
+}
+
+function cheap(x: number): number {
+  return x * 2 + 1;
+}
+
+/** About 100–200 ns per item. */
+function medium(x: number): number {
+  let s = x;
+  for (let k = 0; k < 12; k++) s = Math.sqrt(s * s + k);
+  return s;
+}
+
+/** About 0.3–0.5 µs per item. */
+function moderate(x: number): number {
+  let s = x;
+  for (let k = 0; k < 40; k++) s = Math.sqrt(s * s + k);
+  return s;
+}
+
+interface Obj { readonly id: number; readonly values: readonly number[] }
+
+function objectStats(o: Obj): number[] {
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of o.values) { sum += v; if (v < min) min = v; if (v > max) max = v; }
+  return [sum / o.values.length, min, max];
+}
+
+/** A few µs per object: a small polynomial fit of every value. */
+function objectWork(o: Obj): number[] {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  for (let r = 0; r < 6; r++) {
+    for (let k = 0; k < o.values.length; k++) {
+      const v = o.values[k]!;
+      a += Math.sin(v * (r + 1)) * k;
+      b += Math.cos(v + r);
+      c += Math.sqrt(Math.abs(v) + k + r);
+    }
+  }
+  return [a, b, c];
+}
+
+function objects(count: number, width: number): Obj[] {
+  let state = 7;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296;
+  return Array.from({ length: count }, (_, id) => ({ id, values: Array.from({ length: width }, next) }));
+}
+
+function numbers(count: number): Float64Array {
+  const data = new Float64Array(new SharedArrayBuffer(count * 8));
+  for (let i = 0; i < count; i++) data[i] = (i % 1000) / 7;
+  return data;
+}
+
+const size = (n: number, scale: number) => Math.max(1, Math.round(n * scale));
+
+export const cases: readonly BenchCase[] = [
+  {
+    name: 'subjects',
+    description: '1,000 × 65,536 voxels in Matrix.alloc, 5×5×5 smoothing + masked mean/std/min/max → 4 cols',
+    prepare(scale) {
+      const data = syntheticSubjects(size(1000, scale));
+      const context: StudyContext = { mask: brainMask(), dims };
+      return {
+        items: data.rows,
+        serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => maskedStats(row, i, context)),
+        parallel: (pool) => pool.parallelize(data, maskedStats, { context }),
+      };
+    },
+  },
+  {
+    name: 'uneven',
+    description: '300 items whose cost grows with the square of the index → 1 col',
+    prepare(scale) {
+      const data = numbers(size(300, Math.sqrt(scale)));
+      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, uneven), parallel: (pool) => pool.parallelize(data, uneven) };
+    },
+  },
+  {
+    name: 'cheap',
+    description: '1,000,000 numbers, x * 2 + 1 (a few ns each)',
+    prepare(scale) {
+      const data = numbers(size(1_000_000, scale));
+      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, cheap), parallel: (pool) => pool.parallelize(data, cheap) };
+    },
+  },
+  {
+    name: 'cheap-150ns',
+    description: '1,000,000 numbers, ~100–200 ns each',
+    prepare(scale) {
+      const data = numbers(size(1_000_000, scale));
+      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, medium), parallel: (pool) => pool.parallelize(data, medium) };
+    },
+  },
+  {
+    name: 'moderate',
+    description: '1,000,000 numbers, ~0.3–0.5 µs each',
+    prepare(scale) {
+      const data = numbers(size(1_000_000, scale));
+      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, moderate), parallel: (pool) => pool.parallelize(data, moderate) };
+    },
+  },
+  {
+    name: 'objects',
+    description: '200,000 objects { id, values: number[10] } → sum/min/max, 3 cols (structured clone path)',
+    prepare(scale) {
+      const data = objects(size(200_000, scale), 10);
+      return { items: data.length, serial: () => loop(data.length, 3, (i) => data[i]!, objectStats), parallel: (pool) => pool.parallelize(data, objectStats) };
+    },
+  },
+  {
+    name: 'objects-work',
+    description: '100,000 objects of 32 numbers, a few µs each → 3 cols',
+    prepare(scale) {
+      const data = objects(size(100_000, scale), 32);
+      return { items: data.length, serial: () => loop(data.length, 3, (i) => data[i]!, objectWork), parallel: (pool) => pool.parallelize(data, objectWork) };
+    },
+  },
+];
+
+/** Traps a user's fn can fall into, measured to back the README's performance notes. */
+export const traps: readonly BenchCase[] = [
+  {
+    name: 'trap:allocate',
+    description: 'subjects, but allocating both 512 KiB scratch volumes for every item',
+    prepare(scale) {
+      const data = syntheticSubjects(size(400, scale));
+      const context: StudyContext = { mask: brainMask(), dims };
+      return {
+        items: data.rows,
+        serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => maskedStatsAllocating(row, i, context)),
+        parallel: (pool) => pool.parallelize(data, task(workloadModule, 'maskedStatsAllocating'), { context }),
+      };
+    },
+  },
+  {
+    name: 'trap:detach',
+    description: 'subjects, but each thread detaches one small ArrayBuffer first',
+    prepare(scale) {
+      const data = syntheticSubjects(size(400, scale));
+      const context: StudyContext = { mask: brainMask(), dims };
+      return {
+        items: data.rows,
+        serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => maskedStats(row, i, context)),
+        parallel: (pool) => pool.parallelize(data, task(workloadModule, 'maskedStatsDetaching'), { context }),
+      };
+    },
+  },
+];

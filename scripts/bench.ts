@@ -1,0 +1,160 @@
+/**
+ * Benchmarks `parallelize` side by side with a plain serial loop on the same data, in one run.
+ * Reports; never asserts. Serial and parallel runs alternate (the machines are noisy), and we
+ * print the median and min–max of several runs after a warm-up of each.
+ *
+ *   npm run bench                          # every case, 5 runs each
+ *   npm run bench -- --cases uneven,cheap --runs 7 --scale 0.5
+ *   npm run bench -- --traps               # also the traps behind the README's notes
+ *
+ * Parallel times use a warm Pool; "one-shot" times start and stop the threads inside the call.
+ * Peak RSS is measured per case and mode in a child process (`process.resourceUsage().maxRSS`).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createPool, parallelize, type Matrix } from '@parallelize/core';
+import { cases, traps, type BenchCase } from './bench-cases.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    cases: { type: 'string' }, runs: { type: 'string', default: '5' }, scale: { type: 'string', default: '1' },
+    traps: { type: 'boolean', default: false }, child: { type: 'string' }, mode: { type: 'string' },
+    out: { type: 'string', default: 'bench-results' },
+  },
+});
+const scale = Number(args.scale);
+const runs = Number(args.runs);
+const cores = availableParallelism();
+const all = [...cases, ...traps];
+
+if (args.child !== undefined) {
+  await child(all.find((c) => c.name === args.child)!, args.mode as 'serial' | 'parallel');
+  process.exit(0);
+}
+
+/** One mode of one case in a fresh process, for its peak RSS. */
+async function child(benchCase: BenchCase, mode: 'serial' | 'parallel'): Promise<void> {
+  const prepared = benchCase.prepare(scale);
+  if (mode === 'serial') prepared.serial();
+  else await parallelize([0], (x: number) => x).then(async () => { const pool = createPool(); await prepared.parallel(pool); await pool.close(); });
+  console.log(JSON.stringify({ maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+}
+
+function peakRss(name: string, mode: 'serial' | 'parallel'): number {
+  const run = spawnSync(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '--child', name, '--mode', mode, '--scale', String(scale)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`child ${name}/${mode} failed: ${run.stderr}`);
+  return (JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { maxRssMiB: number }).maxRssMiB;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const span = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
+
+function sameBits(a: Matrix, b: Matrix): boolean {
+  return a.rows === b.rows && a.cols === b.cols && a.data.every((v, k) => Object.is(v, b.data[k]));
+}
+
+async function time(run: () => unknown): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+interface Row {
+  name: string; items: number; serialMs: number[]; parallelMs: number[]; oneShotMs: number[];
+  speedup: number; efficiency: number; oneShotEfficiency: number; nsPerItemOverhead: number;
+  rssSerialMiB: number; rssParallelMiB: number; identical: boolean;
+}
+
+async function measure(benchCase: BenchCase): Promise<Row> {
+  const prepared = benchCase.prepare(scale);
+  const pool = createPool();
+  // Warm-up: JIT both paths and start the pool's threads.
+  const reference = prepared.serial();
+  const identical = sameBits(await prepared.parallel(pool), reference);
+  const serialMs: number[] = [];
+  const parallelMs: number[] = [];
+  const oneShotMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    // Alternate which goes first, so drift in the machine's speed hits both alike.
+    const order = r % 2 === 0 ? ['serial', 'parallel'] : ['parallel', 'serial'];
+    for (const mode of order) {
+      if (mode === 'serial') serialMs.push(await time(() => prepared.serial()));
+      else parallelMs.push(await time(() => prepared.parallel(pool)));
+    }
+    oneShotMs.push(await time(async () => { const fresh = createPool(); await prepared.parallel(fresh); await fresh.close(); }));
+  }
+  await pool.close();
+  const serial = median(serialMs);
+  const parallel = median(parallelMs);
+  return {
+    name: benchCase.name, items: prepared.items, serialMs, parallelMs, oneShotMs,
+    speedup: serial / parallel,
+    efficiency: serial / (cores * parallel),
+    oneShotEfficiency: serial / (cores * median(oneShotMs)),
+    // What the threads spent beyond an even share of the serial work, per item.
+    nsPerItemOverhead: ((parallel * cores - serial) / prepared.items) * 1e6,
+    rssSerialMiB: peakRss(benchCase.name, 'serial'),
+    rssParallelMiB: peakRss(benchCase.name, 'parallel'),
+    identical,
+  };
+}
+
+/** The whole process: import the library, map 16 trivial items, exit; against `node -e 0`. */
+function oneShotProcess(): { baselineMs: number[]; libraryMs: number[] } {
+  const script = new URL('./one-shot.mjs', import.meta.url).pathname;
+  const wall = (argv: string[]) => {
+    const started = performance.now();
+    execFileSync(process.execPath, argv, { stdio: 'ignore' });
+    return performance.now() - started;
+  };
+  wall(['-e', '0']);
+  wall([script]);
+  const baselineMs: number[] = [];
+  const libraryMs: number[] = [];
+  for (let r = 0; r < Math.max(runs, 10); r++) {
+    baselineMs.push(wall(['-e', '0']));
+    libraryMs.push(wall([script]));
+  }
+  return { baselineMs, libraryMs };
+}
+
+const selected = args.cases?.split(',') ?? [...cases, ...(args.traps ? traps : [])].map((c) => c.name);
+const started = new Date();
+console.log(`@parallelize/core benchmarks: ${cores} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${started.toISOString().slice(0, 10)}, ${runs} runs, scale ${scale}`);
+const rows: Row[] = [];
+for (const name of selected) {
+  const benchCase = all.find((c) => c.name === name);
+  if (benchCase === undefined) throw new Error(`no case ${name}; cases: ${all.map((c) => c.name).join(', ')}`);
+  process.stderr.write(`${name}: ${benchCase.description}\n`);
+  rows.push(await measure(benchCase));
+}
+const process16 = selected.includes('one-shot') || args.cases === undefined ? oneShotProcess() : undefined;
+
+const table = [
+  ['case', 'items', 'serial ms (min–max)', 'parallel ms (min–max)', 'speed-up', 'efficiency', 'one-shot ms', 'one-shot eff.', 'overhead ns/item', 'RSS serial / parallel MiB', 'same bits'],
+  ...rows.map((row) => [
+    row.name, String(row.items),
+    `${median(row.serialMs).toFixed(0)} (${span(row.serialMs)})`,
+    `${median(row.parallelMs).toFixed(0)} (${span(row.parallelMs)})`,
+    `${row.speedup.toFixed(2)}×`, row.efficiency.toFixed(2),
+    median(row.oneShotMs).toFixed(0), row.oneShotEfficiency.toFixed(2),
+    row.nsPerItemOverhead.toFixed(0),
+    `${row.rssSerialMiB.toFixed(0)} / ${row.rssParallelMiB.toFixed(0)}`,
+    row.identical ? 'yes' : 'NO',
+  ]),
+];
+const widths = table[0]!.map((_, k) => Math.max(...table.map((line) => line[k]!.length)));
+for (const [n, line] of table.entries()) {
+  console.log(`| ${line.map((cell, k) => cell.padEnd(widths[k]!)).join(' | ')} |`);
+  if (n === 0) console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
+}
+if (process16) {
+  const extra = median(process16.libraryMs) - median(process16.baselineMs);
+  console.log(`\none-shot process (import, map 16 trivial items, exit): ${median(process16.libraryMs).toFixed(0)} ms vs node -e 0 ${median(process16.baselineMs).toFixed(0)} ms: +${extra.toFixed(0)} ms (median of ${process16.libraryMs.length})`);
+}
+mkdirSync(args.out, { recursive: true });
+const json = JSON.stringify({ date: started.toISOString(), node: process.version, cores, cpu: cpus()[0]?.model, runs, scale, rows, oneShotProcess: process16 }, null, 2);
+writeFileSync(`${args.out}/latest.json`, json);
+console.log(`\nresults: ${args.out}/latest.json`);

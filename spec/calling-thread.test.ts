@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createPool, parallelize } from '@parallelize/core';
+import { finishHere, kThreadStartMs } from '../dist/lib/calling-thread.js';
+import { rejection, steadyThreadCount, threadCount } from './helpers.ts';
+
+// Inline functions must be self-contained, so each one below reads its thread id itself
+// (0 is the calling thread) from the `worker_threads` module.
+type WithBuiltins = { getBuiltinModule(id: 'node:worker_threads'): { threadId: number } };
+
+describe('finishHere', () => {
+  const base = { cloneNs: 0, cores: 2, coldStart: false };
+  test('keeps cheap work when threads must first be started', () => {
+    assert.equal(finishHere({ ...base, remaining: 16, itemNs: 100, coldStart: true }), true);
+    // Work just under the cost of starting threads stays; twice that goes.
+    assert.equal(finishHere({ ...base, remaining: 1000, itemNs: (kThreadStartMs * 1e6) / 1000, coldStart: true }), true);
+    assert.equal(finishHere({ ...base, remaining: 1000, itemNs: (4 * kThreadStartMs * 1e6) / 1000, coldStart: true }), false);
+  });
+
+  test('on warm threads, gives away items that cost more than the per-item overhead', () => {
+    assert.equal(finishHere({ ...base, remaining: 1_000_000, itemNs: 5 }), true);
+    assert.equal(finishHere({ ...base, remaining: 1_000_000, itemNs: 300 }), false);
+  });
+
+  test('keeps Array items whose cloning costs more than fn', () => {
+    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 100, cloneNs: 1000 }), true);
+    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 5000, cloneNs: 1000 }), false);
+  });
+});
+
+describe('the calling thread', () => {
+  test('runs a cheap call itself, starting no thread', async () => {
+    const before = await steadyThreadCount();
+    let during = 0;
+    const call = parallelize(Array.from({ length: 1000 }, (_, i) => i), (x: number) => [x * 2, (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId]);
+    during = threadCount();
+    const result = await call;
+    assert.equal(during, before, 'no thread was started');
+    assert.deepEqual(new Set(Array.from({ length: 1000 }, (_, i) => result.get(i, 1))), new Set([0]));
+    assert.equal(result.get(999, 0), 1998);
+  });
+
+  test('gives an expensive call to threads after timing its first items', async () => {
+    const result = await parallelize(Array.from({ length: 40 }, (_, i) => i), (x: number) => {
+      const until = performance.now() + 3;
+      while (performance.now() < until);
+      return [x, (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId];
+    }, { cores: 2 });
+    const threads = new Set(Array.from({ length: 40 }, (_, i) => result.get(i, 1)));
+    assert.ok(result.get(0, 1) === 0, 'the first item was timed here');
+    assert.ok([...threads].filter((id) => id !== 0).length >= 1, `worker threads ran the rest: ${[...threads].join(', ')}`);
+    assert.deepEqual(Array.from({ length: 40 }, (_, i) => result.get(i, 0)), Array.from({ length: 40 }, (_, i) => i));
+  });
+
+  test('sees what a worker sees: no outer variables', async () => {
+    const before = await steadyThreadCount();
+    const factor = 3;
+    const error = await rejection(parallelize([1, 2, 3], (x: number) => x * factor));
+    assert.equal(threadCount(), before, 'it ran here');
+    assert.equal(error.code, 'ERR_TASK_FAILED');
+    assert.match(error.message, /factor is not defined\. Inline functions run in a worker thread/);
+  });
+
+  test('passes a clone of the context, as a worker gets, but the caller\'s own Array items', async () => {
+    const items = [{ n: 1 }, { n: 2 }];
+    const context = { seen: 0 };
+    const result = await parallelize(items, (item: { n: number }, _i: number, ctx: { seen: number }) => { ctx.seen++; return [item.n, ctx.seen]; }, { context });
+    assert.deepEqual(result.toArrays(), [[1, 1], [2, 2]]);
+    assert.equal(context.seen, 0, "the caller's context is untouched");
+    // Items are not cloned here (cloning would cost more than cheap work), so one that could not
+    // be sent to a worker is no error on this path.
+    const uncloneable = await parallelize([{ f: () => 1 }], (item: { f: () => number }) => typeof item.f === 'function' ? 1 : 0);
+    assert.equal(uncloneable.get(0, 0), 1);
+  });
+
+  test('is never used with callingThread: false, timeout or signal', async () => {
+    const cheap = (x: number) => (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId + x * 0;
+    for (const options of [{ callingThread: false }, { timeout: 10_000 }, { signal: new AbortController().signal }]) {
+      const result = await parallelize([1, 2, 3, 4], cheap, options);
+      assert.ok(result.data.every((id) => id > 0), `${JSON.stringify(Object.keys(options))}: every item ran on a worker`);
+    }
+  });
+
+  test('is never used on a pool with resourceLimits', async () => {
+    const pool = createPool({ cores: 1, resourceLimits: { maxOldGenerationSizeMb: 64 } });
+    try {
+      const result = await pool.parallelize([1, 2], () => (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId);
+      assert.ok(result.data.every((id) => id > 0));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('times slow first items one at a time, then hands over', async () => {
+    const result = await parallelize(Array.from({ length: 6 }, (_, i) => i), (x: number) => { const until = performance.now() + 5; while (performance.now() < until); return x; }, { cores: 2 });
+    assert.deepEqual(Array.from(result.data), [0, 1, 2, 3, 4, 5]);
+  });
+});
