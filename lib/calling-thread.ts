@@ -8,6 +8,8 @@ import { runChunk } from '../workers/run-chunk.js';
 
 /** How long we time items on the calling thread before deciding (one slow item may take longer). */
 export const kProbeMs = 1;
+/** Once decided, how often we look again, in ms of work: item costs may change along the data. */
+export const kStepMs = 2;
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
@@ -63,24 +65,32 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
   const run = async (start: number, end: number): Promise<void> => {
-    const outcome = await runChunk({ fn: loaded.fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect });
+    const outcome = await runChunk({ fn: loaded.fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output });
     job.doneHere(start, end, outcome);
   };
   let done = 0;
   let elapsed = 0;
-  // Doubling batches: the first item alone (it may be slow), then more, until kProbeMs is spent.
-  for (let batch = 1; done < input.count && elapsed < kProbeMs && !job.settled; batch *= 2) {
+  let cloneNs: number | undefined;
+  // Batches double from a single item (the first may be slow), up to kStepMs of work each. After
+  // kProbeMs we decide after every batch, from the cost of the latest one: items may grow costlier
+  // along the data, and then we hand the rest over instead of running it all here.
+  for (let batch = 1; done < input.count && !job.settled;) {
     const end = Math.min(input.count, done + batch);
     const started = performance.now();
     await run(done, end);
-    elapsed += performance.now() - started;
+    const spent = performance.now() - started;
+    const itemNs = (spent * 1e6) / (end - done);
+    elapsed += spent;
     done = end;
+    if (elapsed < kProbeMs || done === input.count) {
+      batch *= 2;
+      continue;
+    }
+    cloneNs ??= input.items === undefined ? 0 : timeClone(input.items.slice(done, done + 64));
+    const remaining = input.count - done;
+    if (!finishHere({ remaining, itemNs, cloneNs, cores: Math.min(cores, remaining), coldStart })) return done;
+    batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(itemNs, 1))));
   }
-  if (done === input.count || job.settled) return input.count;
-  const remaining = input.count - done;
-  const cloneNs = input.items === undefined ? 0 : timeClone(input.items.slice(done, done + 64));
-  if (!finishHere({ remaining, itemNs: (elapsed * 1e6) / done, cloneNs, cores: Math.min(cores, remaining), coldStart })) return done;
-  await run(done, input.count);
   return input.count;
 }
 

@@ -6,7 +6,7 @@ import { ResultAssembler } from './merge.js';
 import type { Chunk } from './plan.js';
 import {
   MessageType, kCancelledField, kControlFieldCount, kRowsDoneField,
-  type ChunkDoneMessage, type FnSpec, type JobStartMessage, type RunChunkMessage, type SerializedFailure,
+  type ChunkDoneMessage, type FnSpec, type JobStartMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure,
 } from './protocol.js';
 import type { ChunkOutcome } from '../workers/run-chunk.js';
 
@@ -56,6 +56,7 @@ export class Job {
   /** Rows that failed with their worker, so no worker counted them. */
   #rowsLost = 0;
   #settled = false;
+  #outputAnnounced = false;
   #resolve!: (matrix: Matrix) => void;
   #reject!: (error: unknown) => void;
 
@@ -87,8 +88,23 @@ export class Job {
     return this.#settled ? 0 : this.#queue.length;
   }
 
+  /** The message that sets the call up on a worker, with the result matrix once it exists. */
   get startMessage(): JobStartMessage {
-    return this.#start;
+    const output = this.#assembler.output;
+    return output === undefined ? this.#start : { ...this.#start, output };
+  }
+
+  /** Where rows go, once the first finished rows told us how wide one is. */
+  get output(): OutputSpec | undefined {
+    return this.#assembler.output;
+  }
+
+  /** The result matrix, the first time this is asked after it came to exist: to tell the workers. */
+  takeNewOutput(): OutputSpec | undefined {
+    if (this.#outputAnnounced || this.#settled) return undefined;
+    const output = this.#assembler.output;
+    if (output !== undefined) this.#outputAnnounced = true;
+    return output;
   }
 
   /** The next chunk's message; the items of `array` inputs are cloned when it is posted. */
@@ -115,7 +131,7 @@ export class Job {
     if (outcome.status === 'failed') return this.chunkFailed(outcome.failure);
     if (outcome.status === 'cancelled') return;
     Atomics.add(this.#control, kRowsDoneField, end - start);
-    this.chunkDone({ type: MessageType.CHUNK_DONE, jobId: this.id, chunkId: chunk.id, cols: outcome.cols, values: outcome.values, failures: outcome.failures });
+    this.chunkDone({ type: MessageType.CHUNK_DONE, jobId: this.id, chunkId: chunk.id, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace, failures: outcome.failures });
   }
 
   #register(start: number, end: number): Chunk {
@@ -127,7 +143,7 @@ export class Job {
   chunkDone(message: ChunkDoneMessage): void {
     if (this.#settled) return;
     const chunk = this.#chunks.get(message.chunkId)!;
-    const failure = this.#assembler.place(chunk, message.cols, message.values, message.failures.map((f) => f.index!));
+    const failure = this.#assembler.place(chunk, message.cols, message.inPlace ? undefined : message.values, message.failures.map((f) => f.index!));
     if (failure !== undefined) return this.fail(failureToError(failure));
     for (const item of message.failures) this.#errors.push({ index: item.index!, error: failureToError(item) });
     this.#rowsSettled += chunk.end - chunk.start;

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { shapeFailure } from './errors.js';
 import { Matrix } from './matrix.js';
 import type { Chunk } from './plan.js';
-import type { SerializedFailure } from './protocol.js';
+import type { OutputSpec, SerializedFailure } from './protocol.js';
 
 /**
  * Places each chunk's rows into one shared result matrix, allocated when the first chunk tells
@@ -20,12 +20,19 @@ export class ResultAssembler {
     this.#rows = rows;
   }
 
+  /** The result matrix as workers write into it, once we know how wide a row is. */
+  get output(): OutputSpec | undefined {
+    return this.#matrix && { values: this.#matrix.data, cols: this.#matrix.cols, referenceIndex: this.#referenceIndex };
+  }
+
   /**
-   * Copies a chunk's rows in; returns a failure when its results have another length.
-   * `cols` is -1 when every item of the chunk failed, and `failed` lists the items that did.
+   * Copies a chunk's rows in (`values` is undefined when they were written in place); returns a
+   * failure when its results have another length. `cols` is -1 when every item of the chunk
+   * failed, and `failed` lists the items that did.
    */
-  place(chunk: Chunk, cols: number, values: Float64Array, failed: readonly number[] = []): SerializedFailure | undefined {
+  place(chunk: Chunk, cols: number, values: Float64Array | undefined, failed: readonly number[] = []): SerializedFailure | undefined {
     this.#rowsPlaced += chunk.end - chunk.start;
+    if (values === undefined) return undefined;
     if (cols === -1) {
       this.#failedRows.push(...failed);
       return undefined;

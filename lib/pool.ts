@@ -104,6 +104,7 @@ export class Pool {
       const here = spec.kind === 'inline' && options.callingThread && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
       const start = here ? await runOnCallingThread(job, input, spec.source, context, cores, this.#workers.size === 0) : 0;
       if (start < input.count && !job.settled) {
+        job.takeNewOutput(); // when the calling thread found the shape, workers get the matrix with JOB_START
         const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize);
         job.enqueue(chunks, start);
         debug('job %d: %d items, %d on the calling thread, the rest in %d chunks on up to %d workers', job.id, input.count, start, chunks.length, cores);
@@ -183,6 +184,10 @@ export class Pool {
     const job = this.#jobsById.get(message.jobId)!;
     if (message.type === MessageType.CHUNK_DONE) job.chunkDone(message);
     else if (message.type === MessageType.CHUNK_FAILED) job.chunkFailed(message.failure);
+    const output = job.takeNewOutput();
+    if (output !== undefined) {
+      for (const other of this.#workers) if (job.workers.has(other) && !other.stopping) other.post({ type: MessageType.JOB_OUTPUT, jobId: job.id, output });
+    }
     if (job.settled) {
       this.#release(job, worker);
       this.#forgetIfDone(job);

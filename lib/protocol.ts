@@ -11,6 +11,8 @@ export const MessageType = {
   RUN_CHUNK: 2,
   /** The call is over; drop its state. */
   JOB_END: 3,
+  /** The call's result matrix is allocated: write rows into it from now on. */
+  JOB_OUTPUT: 5,
   /** Leave the message loop so the thread exits by itself. */
   SHUTDOWN: 4,
 
@@ -75,6 +77,22 @@ export interface JobStartMessage {
   readonly collect: boolean;
   /** `kControlFieldCount` Int32 fields on a SharedArrayBuffer. */
   readonly control: Int32Array;
+  /** The result matrix, when its shape is known already. */
+  readonly output?: OutputSpec;
+}
+
+/** Where rows go once the result's shape is known: row `i` is `values[i * cols, (i + 1) * cols)`. */
+export interface OutputSpec {
+  readonly values: Float64Array;
+  readonly cols: number;
+  /** The item whose result fixed `cols`, to name in a shape error. */
+  readonly referenceIndex: number;
+}
+
+export interface JobOutputMessage {
+  readonly type: typeof MessageType.JOB_OUTPUT;
+  readonly jobId: number;
+  readonly output: OutputSpec;
 }
 
 export interface RunChunkMessage {
@@ -96,7 +114,7 @@ export interface ShutdownMessage {
   readonly type: typeof MessageType.SHUTDOWN;
 }
 
-export type MainMessage = JobStartMessage | RunChunkMessage | JobEndMessage | ShutdownMessage;
+export type MainMessage = JobStartMessage | RunChunkMessage | JobEndMessage | JobOutputMessage | ShutdownMessage;
 
 export interface ChunkDoneMessage {
   readonly type: typeof MessageType.CHUNK_DONE;
@@ -106,6 +124,8 @@ export interface ChunkDoneMessage {
   readonly cols: number;
   /** Rows [start, end) of the result, row-major, on a SharedArrayBuffer (never transferred: see run-chunk.ts). */
   readonly values: Float64Array;
+  /** The rows were written into the call's output matrix instead; `values` is empty. */
+  readonly inPlace: boolean;
   /** Collect mode: the items that failed, in index order; their rows hold NaN. */
   readonly failures: readonly SerializedFailure[];
 }

@@ -10,7 +10,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { serializeError } from '../lib/errors.js';
 import {
   MessageType, kRowsDoneField, kStatusIndexField, kStatusJobField,
-  type JobStartMessage, type MainMessage, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
+  type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
 import { itemReader, type ItemReader } from './items.js';
 import { loadFunction } from './load-function.js';
@@ -30,6 +30,8 @@ const port = parentPort!;
 const { status } = workerData as WorkerStartup;
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
 const jobs = new Map<number, Promise<Job | SerializedFailure>>();
+// Each call's result matrix, once the main thread has it; read when a chunk starts.
+const outputs = new Map<number, OutputSpec>();
 // Chunks run strictly one at a time, in arrival order, even when fn is async.
 let queue: Promise<void> = Promise.resolve();
 
@@ -37,6 +39,10 @@ port.on('message', (message: MainMessage) => {
   switch (message.type) {
     case MessageType.JOB_START:
       jobs.set(message.jobId, loadJob(message));
+      if (message.output) outputs.set(message.jobId, message.output);
+      break;
+    case MessageType.JOB_OUTPUT:
+      outputs.set(message.jobId, message.output);
       break;
     case MessageType.RUN_CHUNK: {
       // Look the job up now, not when the chunk's turn comes: JOB_END may arrive in between.
@@ -47,6 +53,7 @@ port.on('message', (message: MainMessage) => {
     }
     case MessageType.JOB_END:
       jobs.delete(message.jobId);
+      outputs.delete(message.jobId);
       break;
     case MessageType.SHUTDOWN:
       // Closing the port empties our event loop, so the thread exits by itself; unlike
@@ -84,12 +91,13 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         end: chunk.end,
         control: job.control,
         status,
+        output: outputs.get(jobId),
       });
       debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (performance.now() - started).toFixed(1));
       if (outcome.status === 'done') {
         // Count the rows before posting: the main thread may read the counter as soon as the message lands.
         Atomics.add(job.control, kRowsDoneField, chunk.end - chunk.start);
-        reply = { type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, failures: outcome.failures };
+        reply = { type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace, failures: outcome.failures };
       } else if (outcome.status === 'failed') {
         reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: outcome.failure };
       } else {

@@ -1,6 +1,6 @@
 import { describe, serializeError, shapeFailure } from '../lib/errors.js';
 import { allocateShared } from '../lib/memory.js';
-import { kCancelledField, kStatusIndexField, type SerializedFailure } from '../lib/protocol.js';
+import { kCancelledField, kStatusIndexField, type OutputSpec, type SerializedFailure } from '../lib/protocol.js';
 
 /** Everything one chunk needs; no thread APIs, so it can be tested on the main thread. */
 export interface ChunkJob {
@@ -17,11 +17,17 @@ export interface ChunkJob {
   readonly inline?: boolean;
   /** Go on past a failing item, leaving NaN in its row, instead of stopping the chunk. */
   readonly collect?: boolean;
+  /** The call's result matrix, once the main thread knows its shape: rows are written into it in place. */
+  readonly output?: OutputSpec;
 }
 
+
 export type ChunkOutcome =
-  /** `cols` is -1 when every item failed in collect mode; `failures` lists them in index order. */
-  | { readonly status: 'done'; readonly cols: number; readonly values: Float64Array; readonly failures: SerializedFailure[] }
+  /**
+   * `values` holds the chunk's rows, or is empty when they were written into `output`.
+   * `cols` is -1 when every item failed in collect mode; `failures` lists them in index order.
+   */
+  | { readonly status: 'done'; readonly cols: number; readonly values: Float64Array; readonly inPlace: boolean; readonly failures: SerializedFailure[] }
   | { readonly status: 'failed'; readonly failure: SerializedFailure }
   | { readonly status: 'cancelled' };
 
@@ -32,9 +38,12 @@ export type ChunkOutcome =
 export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   // This loop is the per-item overhead of the whole library, so everything it touches is a local:
   // closures or property loads per item cost us up to a third of a cheap item (measured).
-  const { fn, context, getItem, start, end, control, status } = job;
-  let values = new Float64Array(0);
-  let cols = -1;
+  const { fn, context, getItem, start, end, control, status, output } = job;
+  // Rows go into the call's result when we have it (no copy on the main thread), else into a
+  // buffer of our own; row `index` starts at `(index - base) * cols` either way.
+  let values = output?.values ?? new Float64Array(0);
+  let cols = output?.cols ?? -1;
+  const base = output === undefined ? start : 0;
   const failures: SerializedFailure[] = [];
   // Another worker's failure, a timeout or an abort sets the cancelled flag. We read it with
   // Atomics.load once per chunk, which is sure to see the store, and with a plain read before each
@@ -49,7 +58,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
     try {
       result = fn(getItem(index), index, context);
       if (typeof result === 'number' && cols === 1) {
-        values[index - start] = result;
+        values[index - base] = result;
         continue;
       }
       if (isThenable(result)) result = await result;
@@ -70,12 +79,13 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
       // pays a check (we measured fn running ~25% slower from the second chunk on).
       values = allocateShared(Float64Array, (end - start) * cols);
     } else if (length !== cols) {
-      return { status: 'failed', failure: shapeFailure(index, length, firstGood(start, failures), cols) };
+      const reference = output?.referenceIndex ?? firstGood(start, failures);
+      return { status: 'failed', failure: shapeFailure(index, length, reference, cols) };
     }
-    writeFlat(result, values, (index - start) * cols);
+    writeFlat(result, values, (index - base) * cols);
   }
-  for (const { index } of failures) values.fill(NaN, (index! - start) * cols, (index! - start + 1) * cols);
-  return { status: 'done', cols, values, failures };
+  for (const { index } of failures) values.fill(NaN, (index! - base) * cols, (index! - base + 1) * cols);
+  return { status: 'done', cols, values: output === undefined ? values : new Float64Array(0), inPlace: output !== undefined, failures };
 }
 
 /** The first index of a chunk that did not fail: the row that fixed the chunk's length. */
