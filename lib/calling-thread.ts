@@ -1,9 +1,9 @@
+import { compileCached } from './compile.js';
 import type { Input } from './input.js';
 import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader } from '../workers/items.js';
-import { loadFunction } from '../workers/load-function.js';
 import { runChunk } from '../workers/run-chunk.js';
 
 /** How long we time items on the calling thread before deciding (one slow item may take longer). */
@@ -53,8 +53,7 @@ export function finishHere(estimate: Estimate): boolean {
  * for the threads (the item count when none is).
  */
 export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<number> {
-  const loaded = await loadFunction({ kind: 'inline', source });
-  if ('code' in loaded) return 0;
+  const fn = compileCached(source);
   let clonedContext: unknown;
   try {
     clonedContext = structuredClone(context);
@@ -65,7 +64,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
   const run = async (start: number, end: number): Promise<void> => {
-    const outcome = await runChunk({ fn: loaded.fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output });
+    const outcome = await runChunk({ fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output });
     job.doneHere(start, end, outcome);
   };
   let done = 0;

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { kBootstrapUrl } from './location.js';
 import { allocateShared } from './memory.js';
 import type { ResourceLimits } from './options.js';
 import {
@@ -9,11 +10,10 @@ import {
 
 const debug = debuglog('parallelize');
 
-// The bootstrap sits beside us after compilation: dist/lib/x.js → dist/workers/bootstrap.js.
 // Workers inherit the parent's execArgv, and a file entry point fails under `--input-type`
 // (as in `node --input-type=module -e ...`), while an evaluated one is unaffected; so the entry
 // point is a one-line script that imports the bootstrap.
-const kEntry = `import(${JSON.stringify(new URL('../workers/bootstrap.js', import.meta.url).href)})`;
+const kEntry = `import(${JSON.stringify(kBootstrapUrl)})`;
 
 /** How long a worker gets to leave by itself after SHUTDOWN before we terminate it. */
 export const kShutdownGraceMs = 500;

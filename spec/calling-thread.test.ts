@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool, parallelize } from '@parallelize/core';
-import { finishHere, kThreadStartMs } from '../dist/lib/calling-thread.js';
+import { finishHere, kThreadStartMs } from '../lib/calling-thread.ts';
 import { rejection, steadyThreadCount, threadCount } from './helpers.ts';
 
 // Inline functions must be self-contained, so each one below reads its thread id itself

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ParallelizeError } from '@parallelize/core';
-import { describe as describeValue, deserializeError, serializeError } from '../dist/lib/errors.js';
+import { describe as describeValue, deserializeError, serializeError } from '../lib/errors.ts';
 
 /** What the caller gets back for a thrown value, after the trip through structured clone. */
 const roundTrip = (thrown: unknown) => deserializeError(structuredClone(serializeError(thrown)));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { allocateShared, packRagged, shareContext, toShared } from '../dist/lib/memory.js';
+import { allocateShared, packRagged, shareContext, toShared } from '../lib/memory.ts';
 
 describe('shared memory', () => {
   test('allocateShared gives a zero-filled view on a SharedArrayBuffer', () => {

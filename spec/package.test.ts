@@ -24,7 +24,7 @@ describe('the packed package', { timeout: 120_000 }, () => {
   after(() => rmSync(work, { recursive: true, force: true }));
 
   test('holds the built library and no sources, specs or scripts', () => {
-    assert.ok(files.includes('dist/lib/index.js') && files.includes('dist/lib/index.d.ts'));
+    assert.ok(files.includes('dist/lib/index.js') && files.includes('dist/lib/index.cjs') && files.includes('dist/lib/index.d.ts'));
     assert.ok(files.includes('dist/workers/bootstrap.js'), 'the worker bootstrap ships');
     assert.ok(files.includes('README.md') && files.includes('CHANGELOG.md') && files.includes('LICENSE'));
     assert.deepEqual(files.filter((file) => /^(lib|workers|spec|scripts)\//.test(file) || file.endsWith('.map')), []);
@@ -45,5 +45,14 @@ describe('the packed package', { timeout: 120_000 }, () => {
     `);
     const output = JSON.parse(run(process.execPath, ['main.js']));
     assert.deepEqual(output, { a: [[1, 2], [2, 4], [3, 6]], b: [1, 8, 27], types: ['function', 'function', 'function'] });
+  });
+
+  test('is required from CommonJS, and its threads still start', () => {
+    writeFileSync(join(work, 'main.cjs'), `
+      const { parallelize, Matrix } = require('@parallelize/core');
+      parallelize(Float64Array.of(1, 2, 3), (x) => x + 1, { callingThread: false })
+        .then((m) => console.log(JSON.stringify({ data: Array.from(m.data), matrix: m instanceof Matrix })));
+    `);
+    assert.deepEqual(JSON.parse(run(process.execPath, ['main.cjs'])), { data: [2, 3, 4], matrix: true });
   });
 });

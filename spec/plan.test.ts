@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { planChunks, type Chunk } from '../dist/lib/plan.js';
+import { planChunks, type Chunk } from '../lib/plan.ts';
 
 function assertCovers(chunks: Chunk[], count: number): void {
   let next = 0;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { kCancelledField, kControlFieldCount, kStatusFieldCount, kStatusIndexField } from '../dist/lib/protocol.js';
-import { runChunk, type ChunkJob } from '../dist/workers/run-chunk.js';
+import { kCancelledField, kControlFieldCount, kStatusFieldCount, kStatusIndexField } from '../lib/protocol.ts';
+import { runChunk, type ChunkJob } from '../workers/run-chunk.ts';
 
 function job(fn: ChunkJob['fn'], items: unknown[], extra: Partial<ChunkJob> = {}): ChunkJob {
   return {

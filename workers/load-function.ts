@@ -1,26 +1,13 @@
-import { compileInline } from '../lib/compile.js';
+import { compileCached, type Mapper } from '../lib/compile.js';
 import { serializeError } from '../lib/errors.js';
 import type { FnSpec, SerializedFailure } from '../lib/protocol.js';
 
-type Fn = (item: unknown, index: number, context: unknown) => unknown;
-
-// A pool runs the same function call after call; compiling it again each time would be waste.
-const compiled = new Map<string, Fn>();
-const kMaxCompiled = 64;
 let typeScriptHook: Promise<void> | undefined;
 
 /** The call's function, or the failure to report for every chunk of the call. */
-export async function loadFunction(spec: FnSpec): Promise<{ fn: Fn; inline: boolean } | SerializedFailure> {
-  if (spec.kind === 'inline') {
-    let fn = compiled.get(spec.source);
-    if (fn === undefined) {
-      // The main thread compiled this source already, so this cannot throw a SyntaxError here.
-      fn = compileInline(spec.source) as Fn;
-      if (compiled.size >= kMaxCompiled) compiled.delete(compiled.keys().next().value!);
-      compiled.set(spec.source, fn);
-    }
-    return { fn, inline: true };
-  }
+export async function loadFunction(spec: FnSpec): Promise<{ fn: Mapper; inline: boolean } | SerializedFailure> {
+  // The main thread compiled inline sources already, so this cannot throw a SyntaxError here.
+  if (spec.kind === 'inline') return { fn: compileCached(spec.source), inline: true };
   let namespace: Record<string, unknown>;
   try {
     if (/\.[cm]?tsx?$/.test(spec.url)) await registerTypeScript();
@@ -36,7 +23,7 @@ export async function loadFunction(spec: FnSpec): Promise<{ fn: Fn; inline: bool
     const what = spec.exportName in namespace ? `its export \`${spec.exportName}\` is ${typeof fn}, not a function` : `it has no export \`${spec.exportName}\` (it exports ${found})`;
     return { code: 'ERR_TASK_LOAD', message: `Task module ${spec.url} cannot be used: ${what}` };
   }
-  return { fn: fn as Fn, inline: false };
+  return { fn: fn as Mapper, inline: false };
 }
 
 /**

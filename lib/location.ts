@@ -1,0 +1,6 @@
+/**
+ * Where the worker bootstrap is: beside this file after the build (dist/lib → dist/workers).
+ * It is its own module, kept out of the bundle, so that the bundle has no `import.meta`: tsx
+ * rewrites files that do, and drops their source maps (and with them our coverage report).
+ */
+export const kBootstrapUrl = new URL('../workers/bootstrap.js', import.meta.url).href;
