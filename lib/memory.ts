@@ -14,6 +14,19 @@ export function allocateShared<T extends SharedTypedArray>(Type: TypedArrayConst
   return new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT), 0, length);
 }
 
+/** Bytes between the starts of two arrays that different threads write often; twice a cache line. */
+const kCacheLinePadding = 128;
+
+/**
+ * A zero-filled typed array that no other `allocatePadded` array shares a cache line with. Small
+ * allocations sit side by side in memory: when each worker writes its own tiny status array for
+ * every item, two of them on one cache line make the cores fight over it (false sharing).
+ */
+export function allocatePadded<T extends SharedTypedArray>(Type: TypedArrayConstructor<T>, length: number): T {
+  const bytes = Math.ceil((length * Type.BYTES_PER_ELEMENT) / kCacheLinePadding + 1) * kCacheLinePadding;
+  return new Type(new SharedArrayBuffer(bytes), 0, length);
+}
+
 export function isTypedArray(value: unknown): value is SharedTypedArray {
   return ArrayBuffer.isView(value) && !(value instanceof DataView);
 }

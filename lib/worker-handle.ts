@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { kBootstrapUrl } from './location.js';
-import { allocateShared } from './memory.js';
+import { allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
 import {
   MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField,
@@ -33,7 +33,7 @@ export class WorkerHandle {
   /** Chunks sent and not yet answered, oldest first: the first is the one running. */
   readonly held: RunChunkMessage[] = [];
   readonly #worker: Worker;
-  readonly #status = allocateShared(Float64Array, kStatusFieldCount);
+  readonly #status = allocatePadded(Float64Array, kStatusFieldCount);
   #stopping: Promise<void> | undefined;
   #error: Error | undefined;
   #exited = false;

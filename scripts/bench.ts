@@ -8,7 +8,9 @@
  *   npm run bench -- --traps               # also the traps behind the README's notes
  *
  * Parallel times use a warm Pool; "one-shot" times start and stop the threads inside the call.
- * Peak RSS is measured per case and mode in a child process (`process.resourceUsage().maxRSS`).
+ * Each case is timed in a process of its own, so that the JIT's view of one case (which functions
+ * a call site has seen) cannot slow down another; peak RSS is measured per case and mode in
+ * further child processes (`process.resourceUsage().maxRSS`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +32,9 @@ const cores = availableParallelism();
 const all = [...cases, ...traps];
 
 if (args.child !== undefined) {
-  await child(all.find((c) => c.name === args.child)!, args.mode as 'serial' | 'parallel');
+  const benchCase = all.find((c) => c.name === args.child)!;
+  if (args.mode === 'timing') console.log(JSON.stringify(await timing(benchCase)));
+  else await child(benchCase, args.mode as 'serial' | 'parallel');
   process.exit(0);
 }
 
@@ -42,11 +46,15 @@ async function child(benchCase: BenchCase, mode: 'serial' | 'parallel'): Promise
   console.log(JSON.stringify({ maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
 
-function peakRss(name: string, mode: 'serial' | 'parallel'): number {
-  const run = spawnSync(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '--child', name, '--mode', mode, '--scale', String(scale)], { encoding: 'utf8' });
+/** Runs this script again for one case and mode, and returns the JSON line it prints last. */
+function inChild<T>(name: string, mode: 'serial' | 'parallel' | 'timing'): T {
+  const argv = [...process.execArgv, new URL(import.meta.url).pathname, '--child', name, '--mode', mode, '--scale', String(scale), '--runs', String(runs)];
+  const run = spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (run.status !== 0) throw new Error(`child ${name}/${mode} failed: ${run.stderr}`);
-  return (JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { maxRssMiB: number }).maxRssMiB;
+  return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as T;
 }
+
+const peakRss = (name: string, mode: 'serial' | 'parallel') => inChild<{ maxRssMiB: number }>(name, mode).maxRssMiB;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const span = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
@@ -67,7 +75,10 @@ interface Row {
   rssSerialMiB: number; rssParallelMiB: number; identical: boolean;
 }
 
-async function measure(benchCase: BenchCase): Promise<Row> {
+type Timing = Pick<Row, 'items' | 'serialMs' | 'parallelMs' | 'oneShotMs' | 'identical'>;
+
+/** The interleaved timing runs of one case (in its own process). */
+async function timing(benchCase: BenchCase): Promise<Timing> {
   const prepared = benchCase.prepare(scale);
   const pool = createPool();
   // Warm-up: JIT both paths and start the pool's threads.
@@ -86,15 +97,20 @@ async function measure(benchCase: BenchCase): Promise<Row> {
     oneShotMs.push(await time(async () => { const fresh = createPool(); await prepared.parallel(fresh); await fresh.close(); }));
   }
   await pool.close();
+  return { items: prepared.items, serialMs, parallelMs, oneShotMs, identical };
+}
+
+function measure(benchCase: BenchCase): Row {
+  const { items, serialMs, parallelMs, oneShotMs, identical } = inChild<Timing>(benchCase.name, 'timing');
   const serial = median(serialMs);
   const parallel = median(parallelMs);
   return {
-    name: benchCase.name, items: prepared.items, serialMs, parallelMs, oneShotMs,
+    name: benchCase.name, items, serialMs, parallelMs, oneShotMs,
     speedup: serial / parallel,
     efficiency: serial / (cores * parallel),
     oneShotEfficiency: serial / (cores * median(oneShotMs)),
     // What the threads spent beyond an even share of the serial work, per item.
-    nsPerItemOverhead: ((parallel * cores - serial) / prepared.items) * 1e6,
+    nsPerItemOverhead: ((parallel * cores - serial) / items) * 1e6,
     rssSerialMiB: peakRss(benchCase.name, 'serial'),
     rssParallelMiB: peakRss(benchCase.name, 'parallel'),
     identical,
@@ -128,7 +144,7 @@ for (const name of selected) {
   const benchCase = all.find((c) => c.name === name);
   if (benchCase === undefined) throw new Error(`no case ${name}; cases: ${all.map((c) => c.name).join(', ')}`);
   process.stderr.write(`${name}: ${benchCase.description}\n`);
-  rows.push(await measure(benchCase));
+  rows.push(measure(benchCase));
 }
 const process16 = selected.includes('one-shot') || args.cases === undefined ? oneShotProcess() : undefined;
 
