@@ -1,3 +1,4 @@
+import { debuglog } from 'node:util';
 import { compileCached } from './compile.js';
 import type { Input } from './input.js';
 import type { Job } from './job.js';
@@ -6,10 +7,14 @@ import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader } from '../workers/items.js';
 import { runChunk } from '../workers/run-chunk.js';
 
+const debug = debuglog('parallelize');
+
 /** How long we time items on the calling thread before deciding (one slow item may take longer). */
 export const kProbeMs = 1;
 /** Once decided, how often we look again, in ms of work: item costs may change along the data. */
 export const kStepMs = 2;
+/** The longest we keep timing while the cost per item still falls (the JIT is still warming up). */
+export const kMaxProbeMs = 10;
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
@@ -69,25 +74,38 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   };
   let done = 0;
   let elapsed = 0;
+  let previousNs = Infinity;
   let cloneNs: number | undefined;
+  const recentNs: number[] = [];
   // Batches double from a single item (the first may be slow), up to kStepMs of work each. After
-  // kProbeMs we decide after every batch, from the cost of the latest one: items may grow costlier
-  // along the data, and then we hand the rest over instead of running it all here.
+  // kProbeMs we decide after every batch, from the cheapest of the last three batches: recent,
+  // because items may grow costlier along the data (then we hand the rest over instead of running
+  // it all here), and the cheapest, because one batch can be slowed by a garbage collection. While
+  // the cost per item still falls fast, the JIT is still compiling fn: we wait (up to kMaxProbeMs),
+  // or unoptimized first items would make cheap work look worth threads.
   for (let batch = 1; done < input.count && !job.settled;) {
     const end = Math.min(input.count, done + batch);
     const started = performance.now();
     await run(done, end);
     const spent = performance.now() - started;
-    const itemNs = (spent * 1e6) / (end - done);
+    const batchNs = (spent * 1e6) / (end - done);
+    recentNs.push(batchNs);
+    if (recentNs.length > 3) recentNs.shift();
+    const itemNs = Math.min(...recentNs);
     elapsed += spent;
     done = end;
-    if (elapsed < kProbeMs || done === input.count) {
+    const warming = batchNs < 0.9 * previousNs && elapsed < kMaxProbeMs;
+    previousNs = batchNs;
+    if (elapsed < kProbeMs || warming || done === input.count) {
       batch *= 2;
       continue;
     }
     cloneNs ??= input.items === undefined ? 0 : timeClone(input.items.slice(done, done + 64));
     const remaining = input.count - done;
-    if (!finishHere({ remaining, itemNs, cloneNs, cores: Math.min(cores, remaining), coldStart })) return done;
+    if (!finishHere({ remaining, itemNs, cloneNs, cores: Math.min(cores, remaining), coldStart })) {
+      debug('job %d: items cost %s ns (clone %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), cloneNs.toFixed(0), done);
+      return done;
+    }
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(itemNs, 1))));
   }
   return input.count;
