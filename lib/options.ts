@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableCores } from './cores.js';
 import { invalidArg, outOfRange } from './errors.js';
 
 /** Memory limits of each worker thread, as in `new Worker(file, { resourceLimits })`. */
@@ -17,7 +17,7 @@ export interface ResourceLimits {
 export interface PoolOptions {
   /**
    * How many worker threads the pool may run at once.
-   * @default os.availableParallelism()
+   * @default availableCores()
    */
   readonly cores?: number;
   /**
@@ -33,7 +33,7 @@ export interface CallOptions<Context = unknown> {
   /**
    * How many worker threads to use. Never more than there are items; on a `Pool`, never more
    * than the pool's own `cores`.
-   * @default os.availableParallelism() (the pool's `cores` on a `Pool`)
+   * @default availableCores() (the pool's `cores` on a `Pool`)
    */
   readonly cores?: number;
   /**
@@ -75,6 +75,19 @@ export interface CallOptions<Context = unknown> {
    * @default true
    */
   readonly callingThread?: boolean;
+  /**
+   * Called with `{ done, total }` as items finish: at most 10 times a second while the call runs
+   * (only when `done` moved), and once at the end with `done === total`. It reads the workers'
+   * shared progress, so it costs no message per item. If it throws, the call rejects with that.
+   * @example { onProgress: ({ done, total }) => bar.update(done / total) }
+   */
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+/** What `onProgress` is told: items finished (failed ones included) out of all items. */
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
 }
 
 /** Options of `parallelize()`: those of a call, plus those of the pool it starts. */
@@ -88,16 +101,17 @@ export interface ResolvedOptions {
   readonly timeout: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly callingThread: boolean;
+  readonly onProgress: ((progress: Progress) => void) | undefined;
 }
 
 const kPoolKeys = ['cores', 'resourceLimits'] as const;
-const kCallKeys = ['cores', 'chunkSize', 'context', 'onError', 'timeout', 'signal', 'callingThread'] as const;
+const kCallKeys = ['cores', 'chunkSize', 'context', 'onError', 'timeout', 'signal', 'callingThread', 'onProgress'] as const;
 const kLimitKeys = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
 // setTimeout's own limit: anything longer fires at once.
 const kMaxTimeout = 2 ** 31 - 1;
 
 export function defaultCores(): number {
-  return availableParallelism();
+  return availableCores();
 }
 
 export function resolvePoolOptions(options: unknown, keys: readonly string[] = kPoolKeys): { cores: number; resourceLimits: ResourceLimits | undefined } {
@@ -120,7 +134,7 @@ export function resolveOptions(options: unknown, maxCores: number, keys: readonl
   const checked = checkKeys(options, keys, { resourceLimits: 'it is set when the pool is made: createPool({ resourceLimits })' }) as
     Partial<Record<(typeof kCallKeys)[number], unknown>>;
   const cores = checked.cores === undefined ? maxCores : Math.min(checkCores(checked.cores), maxCores);
-  const { chunkSize = 'auto', onError = 'throw', timeout, signal, callingThread = true } = checked;
+  const { chunkSize = 'auto', onError = 'throw', timeout, signal, callingThread = true, onProgress } = checked;
   if (chunkSize !== 'auto' && !isPositiveInteger(chunkSize)) {
     throw invalidArg('chunkSize', "a positive integer or 'auto'", chunkSize);
   }
@@ -131,7 +145,11 @@ export function resolveOptions(options: unknown, maxCores: number, keys: readonl
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('signal', 'an AbortSignal', signal);
   if (typeof callingThread !== 'boolean') throw invalidArg('callingThread', 'a boolean', callingThread);
-  return { cores, chunkSize, context: checked.context, collect: onError === 'collect', timeout, signal, callingThread };
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArg('onProgress', 'a function', onProgress);
+  return {
+    cores, chunkSize, context: checked.context, collect: onError === 'collect', timeout, signal, callingThread,
+    onProgress: onProgress as ResolvedOptions['onProgress'],
+  };
 }
 
 function checkLimits(limits: unknown): ResourceLimits {

@@ -5,7 +5,7 @@ import { runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors, type CollectedMatrix } from './job.js';
 import { Matrix } from './matrix.js';
 import { shareContext } from './memory.js';
-import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type ResolvedOptions, type ResourceLimits } from './options.js';
+import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type Progress, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
 import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
@@ -37,6 +37,8 @@ export type Data = readonly unknown[] | TypedArray | Matrix;
 
 // While a worker runs one chunk it holds the next, so it never waits for a round trip to us.
 const kChunksPerWorker = 2;
+/** How often `onProgress` may be called, at most. */
+const kProgressIntervalMs = 100;
 /** After a timeout or abort, how long a worker may go on with its current item before we terminate it. */
 export const kStopGraceMs = 100;
 /** Runs a call with options already checked: `parallelize()` checks them itself. */
@@ -96,6 +98,8 @@ export class Pool {
       `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
     const onAbort = (): void => this.#stop(job, signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    const report = options.onProgress && this.#reporter(job, input.count, options.onProgress);
+    const ticker = report && setInterval(report, kProgressIntervalMs).unref();
     this.#jobs.push(job);
     this.#jobsById.set(job.id, job);
     try {
@@ -112,9 +116,15 @@ export class Pool {
       } else {
         debug('job %d: all %d items on the calling thread', job.id, input.count);
       }
-      return await job.promise;
+      const result = await job.promise;
+      if (report) {
+        clearInterval(ticker);
+        report(true);
+      }
+      return result;
     } finally {
       clearTimeout(timer);
+      clearInterval(ticker);
       signal?.removeEventListener('abort', onAbort);
       this.#jobs.splice(this.#jobs.indexOf(job), 1);
       for (const worker of this.#workers) this.#release(job, worker);
@@ -220,6 +230,33 @@ export class Pool {
       this.#forgetIfDone(job);
     }
     this.#dispatch();
+  }
+
+  /**
+   * Reports a call's progress: rows of finished chunks, plus, for each worker inside one of the
+   * call's chunks, the items it has passed (it publishes the index it runs in shared memory).
+   */
+  #reporter(job: Job, total: number, onProgress: (progress: Progress) => void): (final?: boolean) => void {
+    let reported = -1;
+    return (final = false) => {
+      let done = total;
+      if (!final) {
+        done = job.rowsDone;
+        for (const worker of this.#workers) {
+          const running = worker.running;
+          const chunk = worker.held[0];
+          if (running?.jobId === job.id && chunk?.jobId === job.id) done += running.index - chunk.start;
+        }
+      }
+      if (done === reported || job.settled !== final) return;
+      reported = done;
+      try {
+        onProgress({ done, total });
+      } catch (error) {
+        job.fail(error);
+        if (final) throw error;
+      }
+    };
   }
 
   /** Fails a call at once, and terminates any thread still inside one of its items a moment later. */

@@ -31,9 +31,9 @@ describe('bad arguments', () => {
 
   test('unknown option names are rejected, with a suggestion for typos', async () => {
     await assertRejects(() => parallelize(data, double, { core: 2 } as never), TypeError,
-      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread`, `resourceLimits` (did you mean `cores`?), got `'core'` (string)");
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread`, `onProgress`, `resourceLimits` (did you mean `cores`?), got `'core'` (string)");
     await assertRejects(() => parallelize(data, double, { verbose: true } as never), TypeError,
-      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread`, `resourceLimits`, got `'verbose'` (string)");
+      "Expected `options` to be an object with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread`, `onProgress`, `resourceLimits`, got `'verbose'` (string)");
     await assertRejects(() => parallelize(data, double, { chunksize: 4 } as never), TypeError, /\(did you mean `chunkSize`\?\)/);
   });
 
@@ -98,7 +98,7 @@ describe('bad arguments', () => {
   test('resourceLimits belongs to the pool, not to a call on it', async () => {
     const pool = createPool({ cores: 1 });
     await assertRejects(() => pool.parallelize(data, double, { resourceLimits: {} } as never), TypeError,
-      /with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread` \(it is set when the pool is made: createPool\(\{ resourceLimits \}\)\), got `'resourceLimits'`/);
+      /with only `cores`, `chunkSize`, `context`, `onError`, `timeout`, `signal`, `callingThread`, `onProgress` \(it is set when the pool is made: createPool\(\{ resourceLimits \}\)\), got `'resourceLimits'`/);
     await pool.close();
   });
 

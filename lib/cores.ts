@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { invalidArg } from './errors.js';
+
+/** Job schedulers' variables for the CPUs granted to this task, in the order we read them. */
+const kSchedulerVariables = ['SLURM_CPUS_PER_TASK', 'PBS_NCPUS', 'NCPUS', 'NSLOTS'] as const;
+
+export interface CoreSources {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** CPUs this process may run on (its affinity mask). */
+  readonly affinity: number;
+  /** The cgroup CPU quota in CPUs (may be fractional), if there is one. */
+  readonly quota: number | undefined;
+}
+
+/**
+ * How many threads to run by default: `PARALLELIZE_CORES` if it is set; otherwise the smallest of
+ * the CPUs this process may run on (its affinity), the cgroup CPU quota (rounded up), and the job
+ * scheduler's grant (`SLURM_CPUS_PER_TASK`, `PBS_NCPUS` or `NCPUS`, `NSLOTS`); at least 1.
+ *
+ * Login and compute nodes of a cluster show every CPU of the machine, while a job may use only
+ * what it was granted: starting a thread per visible CPU oversubscribes the node.
+ *
+ * @example
+ * ```ts
+ * // In a Slurm job started with --cpus-per-task=8 on a 128-core node:
+ * availableCores(); //=> 8
+ * ```
+ */
+export function availableCores(): number {
+  return detectCores({ env: process.env, affinity: availableParallelism(), quota: cgroupQuota() });
+}
+
+/** `availableCores` from explicit sources, for tests. */
+export function detectCores({ env, affinity, quota }: CoreSources): number {
+  const override = env.PARALLELIZE_CORES;
+  if (override !== undefined && override !== '') {
+    const cores = positiveInteger(override);
+    if (cores === undefined) throw invalidArg('PARALLELIZE_CORES', 'a positive integer', override);
+    return cores;
+  }
+  const limits = [affinity];
+  if (quota !== undefined) limits.push(Math.ceil(quota));
+  for (const name of kSchedulerVariables) {
+    const granted = positiveInteger(env[name]);
+    if (granted !== undefined) limits.push(granted);
+  }
+  return Math.max(1, Math.min(...limits));
+}
+
+/**
+ * The CPU quota of this process's cgroup and its parents, in CPUs: the smallest `quota / period`
+ * found, from `cpu.max` (cgroup v2) or `cpu.cfs_quota_us` / `cpu.cfs_period_us` (v1).
+ */
+export function cgroupQuota(read: (path: string) => string | undefined = readOrUndefined, root = '/sys/fs/cgroup'): number | undefined {
+  const membership = read('/proc/self/cgroup');
+  if (membership === undefined) return undefined;
+  let smallest: number | undefined;
+  const consider = (quota: number, period: number) => {
+    if (quota > 0 && period > 0) smallest = Math.min(smallest ?? Infinity, quota / period);
+  };
+  for (const line of membership.split('\n')) {
+    const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line.trim()) ?? [];
+    if (path === undefined) continue;
+    for (const dir of ancestors(path)) {
+      if (controllers === '') {
+        const [quota, period] = (read(`${root}${dir}/cpu.max`) ?? '').trim().split(/\s+/);
+        if (quota !== undefined && quota !== 'max') consider(Number(quota), Number(period));
+      } else if (controllers!.split(',').includes('cpu')) {
+        const base = `${root}/${controllers}${dir}`;
+        consider(Number(read(`${base}/cpu.cfs_quota_us`)), Number(read(`${base}/cpu.cfs_period_us`)));
+      }
+    }
+  }
+  return smallest;
+}
+
+/** '/a/b' → ['/a/b', '/a', ''] (the root is ''). */
+function ancestors(path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts.map((_, k) => `/${parts.slice(0, parts.length - k).join('/')}`).concat('');
+}
+
+function positiveInteger(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
+  const number = Number(value);
+  return number > 0 && Number.isSafeInteger(number) ? number : undefined;
+}
+
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

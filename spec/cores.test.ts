@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { describe, test } from 'node:test';
+import { cgroupQuota, detectCores } from '../lib/cores.ts';
+
+const machine = { env: {}, affinity: 128, quota: undefined };
+
+describe('detectCores', () => {
+  test('is the affinity when nothing else limits it', () => {
+    assert.equal(detectCores(machine), 128);
+  });
+
+  test('takes the smallest of affinity, cgroup quota (rounded up) and scheduler grants', () => {
+    assert.equal(detectCores({ ...machine, quota: 6.5 }), 7);
+    assert.equal(detectCores({ ...machine, env: { SLURM_CPUS_PER_TASK: '8' } }), 8);
+    assert.equal(detectCores({ ...machine, env: { PBS_NCPUS: '12', NSLOTS: '4' }, quota: 6 }), 4);
+    assert.equal(detectCores({ ...machine, env: { NCPUS: '16' } }), 16);
+    assert.equal(detectCores({ ...machine, affinity: 2, env: { SLURM_CPUS_PER_TASK: '8' } }), 2);
+  });
+
+  test('ignores scheduler variables that are not positive integers', () => {
+    assert.equal(detectCores({ ...machine, env: { SLURM_CPUS_PER_TASK: '', NSLOTS: 'all', NCPUS: '0' } }), 128);
+  });
+
+  test('PARALLELIZE_CORES overrides everything, and must be a positive integer', () => {
+    assert.equal(detectCores({ ...machine, env: { PARALLELIZE_CORES: '3', SLURM_CPUS_PER_TASK: '8' }, quota: 1 }), 3);
+    assert.throws(() => detectCores({ ...machine, env: { PARALLELIZE_CORES: 'many' } }), {
+      name: 'TypeError', code: 'ERR_INVALID_ARG', message: "Expected `PARALLELIZE_CORES` to be a positive integer, got `'many'` (string)",
+    });
+  });
+
+  test('is at least 1', () => {
+    assert.equal(detectCores({ ...machine, quota: 0.1 }), 1);
+  });
+});
+
+describe('cgroupQuota', () => {
+  const files = (entries: Record<string, string>) => (path: string) => entries[path];
+
+  test('reads cpu.max of a cgroup v2 and of its parents, keeping the smallest', () => {
+    const read = files({
+      '/proc/self/cgroup': '0::/job/step\n',
+      '/sys/fs/cgroup/job/step/cpu.max': 'max 100000\n',
+      '/sys/fs/cgroup/job/cpu.max': '350000 100000\n',
+      '/sys/fs/cgroup/cpu.max': '800000 100000\n',
+    });
+    assert.equal(cgroupQuota(read), 3.5);
+  });
+
+  test('reads cfs quota and period of a cgroup v1', () => {
+    const read = files({
+      '/proc/self/cgroup': '4:cpu,cpuacct:/docker/abc\n3:memory:/docker/abc\n',
+      '/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us': '200000\n',
+      '/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us': '100000\n',
+      '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '-1\n',
+      '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000\n',
+    });
+    assert.equal(cgroupQuota(read), 2);
+  });
+
+  test('is undefined without cgroups or without a quota', () => {
+    assert.equal(cgroupQuota(files({})), undefined);
+    assert.equal(cgroupQuota(files({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': 'max 100000' })), undefined);
+  });
+});
+
+describe('availableCores', () => {
+  const run = (env: Record<string, string>) => spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { availableCores, createPool } from '@parallelize/core';
+    console.log(JSON.stringify({ cores: availableCores(), pool: createPool().cores }));
+  `], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+  test('is the default number of threads, and follows the environment', () => {
+    const slurm = run({ SLURM_CPUS_PER_TASK: '1' });
+    assert.deepEqual(JSON.parse(slurm.stdout), { cores: 1, pool: 1 });
+    const override = run({ PARALLELIZE_CORES: '5' });
+    assert.deepEqual(JSON.parse(override.stdout), { cores: 5, pool: 5 });
+    const plain = run({});
+    assert.ok(JSON.parse(plain.stdout).cores <= availableParallelism());
+  });
+});
