@@ -5,6 +5,7 @@ export { task } from './task.js';
 export type { TaskRef } from './task.js';
 export { Matrix } from './matrix.js';
 export { availableCores } from './cores.js';
+export { readNpy, toNpy, writeNpy } from './npy.js';
 export { ParallelizeError } from './errors.js';
 export type { ParallelizeErrorCode } from './errors.js';
 export type { CallOptions, ParallelizeOptions, PoolOptions, Progress, ResourceLimits } from './options.js';

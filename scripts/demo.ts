@@ -9,7 +9,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Matrix, parallelize } from '@parallelize/core';
+import { mkdirSync } from 'node:fs';
+import { Matrix, parallelize, writeNpy } from '@parallelize/core';
 import { brainMask, dims, maskedStats, syntheticSubjects, voxels } from './workload.ts';
 
 const { values: args } = parseArgs({ options: { subjects: { type: 'string', default: '1000' }, cores: { type: 'string' } } });
@@ -44,4 +45,7 @@ console.log(`efficiency:       ${(speedup / cores).toFixed(2)} (speed-up / cores
 console.log(`result:           ${parallel.rows} × ${parallel.cols} (mean, std, min, max per subject)`);
 console.log(`identical:        ${identical ? 'yes, bit for bit' : 'NO'}`);
 console.log(`subject 0:        ${Array.from(parallel.row(0), (v) => v.toFixed(3)).join(', ')}`);
+mkdirSync('demo-output', { recursive: true });
+writeNpy('demo-output/subject-stats.npy', parallel);
+console.log(`saved:            demo-output/subject-stats.npy; in Python: np.load('demo-output/subject-stats.npy')  # shape (${parallel.rows}, ${parallel.cols})`);
 if (!identical) process.exitCode = 1;

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Matrix, readNpy, toNpy, writeNpy } from '@parallelize/core';
+import { assertSameMatrix, randomFloats } from './helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'parallelize-npy-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const python = (code: string) => execFileSync('python3', ['-c', code], { encoding: 'utf8' });
+
+function sample(rows: number, cols: number): Matrix {
+  const m = Matrix.alloc(rows, cols);
+  m.data.set(randomFloats(rows * cols, rows + cols));
+  m.data[0] = NaN;
+  if (m.data.length > 2) [m.data[1], m.data[2]] = [-0, Infinity];
+  return m;
+}
+
+describe('.npy', () => {
+  test('round-trips a matrix bit for bit, in shared memory', () => {
+    for (const [rows, cols] of [[3, 4], [1, 1], [0, 5], [7, 0]] as const) {
+      const back = readNpy(toNpy(sample(rows, cols)));
+      assertSameMatrix(back, sample(rows, cols));
+      assert.ok(back.data.buffer instanceof SharedArrayBuffer);
+    }
+  });
+
+  test('writes a header padded so the data starts on a multiple of 64 bytes', () => {
+    const bytes = toNpy(sample(2, 3));
+    const headerLength = bytes[8]! + 256 * bytes[9]!;
+    assert.equal((10 + headerLength) % 64, 0);
+    assert.equal(bytes[10 + headerLength - 1], 0x0a, 'the header ends with a newline');
+    assert.equal(bytes.length, 10 + headerLength + 6 * 8);
+  });
+
+  test('writes and reads files', () => {
+    const path = join(dir, 'm.npy');
+    writeNpy(path, sample(5, 2));
+    assertSameMatrix(readNpy(path), sample(5, 2));
+    assert.deepEqual(readFileSync(path).subarray(1, 6).toString(), 'NUMPY');
+  });
+
+  test('refuses what it cannot read, saying why', () => {
+    const good = toNpy(sample(2, 2));
+    const withHeader = (edit: (header: string) => string) => {
+      const headerLength = good[8]! + 256 * good[9]!;
+      const header = edit(Buffer.from(good.subarray(10, 10 + headerLength)).toString('latin1'));
+      return Buffer.concat([good.subarray(0, 8), Buffer.from([header.length & 255, header.length >> 8]), Buffer.from(header, 'latin1'), good.subarray(10 + headerLength)]);
+    };
+    assert.throws(() => readNpy(Uint8Array.of(1, 2, 3)), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: 'Cannot read the .npy bytes as .npy: it does not start with the .npy magic string' });
+    assert.throws(() => readNpy(good.subarray(0, good.length - 1)), { message: 'Cannot read the .npy bytes as .npy: the data is truncated: expected 32 bytes, found 31' });
+    assert.throws(() => readNpy(good.subarray(0, 40)), { message: /the header is truncated/ });
+    assert.throws(() => readNpy(withHeader((h) => h.replace('False', 'True '))), { message: /Fortran-order arrays are not supported; save np\.ascontiguousarray\(a\) instead/ });
+    assert.throws(() => readNpy(withHeader((h) => h.replace("'<f8'", "'|O' "))), { message: /dtype '\|O' is not supported \(only numeric and bool dtypes are; object arrays cannot be read\)/ });
+    assert.throws(() => readNpy(join(dir, 'missing.npy')), { code: 'ENOENT' });
+    assert.throws(() => toNpy({} as never), { name: 'TypeError', message: 'Expected `matrix` to be a Matrix, got `{}` (Object)' });
+  });
+
+  test('numpy loads what we write', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
+    const path = join(dir, 'from-js.npy');
+    writeNpy(path, sample(4, 3));
+    const out = python(`import numpy as np, json; a = np.load(${JSON.stringify(path)}); print(json.dumps([str(a.dtype), list(a.shape), a.flags['C_CONTIGUOUS'], [repr(x) for x in a.ravel()[:3]], float(a[3, 2])]))`);
+    const [dtype, shape, contiguous, first, last] = JSON.parse(out) as [string, number[], boolean, string[], number];
+    assert.deepEqual([dtype, shape, contiguous], ['float64', [4, 3], true]);
+    assert.deepEqual(first, ['np.float64(nan)', 'np.float64(-0.0)', 'np.float64(inf)']);
+    assert.equal(last, sample(4, 3).get(3, 2));
+  });
+
+  test('we read what numpy writes, in every numeric dtype and byte order', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
+    const cases: [string, string, number, number][] = [
+      ['np.arange(12, dtype="<f4").reshape(3, 4) / 4', 'f4', 3, 4],
+      ['np.arange(-6, 6, dtype=">i2").reshape(4, 3)', 'i2 big-endian', 4, 3],
+      ['np.arange(10, dtype="u1")', 'u1, 1-D', 10, 1],
+      ['np.arange(24, dtype="<i8").reshape(2, 3, 4)', 'i8, 3-D', 2, 12],
+      ['np.array([[True, False], [False, True]])', 'bool', 2, 2],
+      ['np.arange(6, dtype=">f8").reshape(2, 3)', 'f8 big-endian', 2, 3],
+    ];
+    for (const [expression, label, rows, cols] of cases) {
+      const path = join(dir, `${label.replace(/\W+/g, '-')}.npy`);
+      const expected = JSON.parse(python(`import numpy as np, json; a = ${expression}; np.save(${JSON.stringify(path)}, a); print(json.dumps(a.astype(float).ravel().tolist()))`)) as number[];
+      const m = readNpy(path);
+      assert.deepEqual([m.rows, m.cols], [rows, cols], label);
+      assert.deepEqual(Array.from(m.data), expected, label);
+    }
+    const fortran = join(dir, 'fortran.npy');
+    python(`import numpy as np; np.save(${JSON.stringify(fortran)}, np.asfortranarray(np.ones((3, 2))))`);
+    assert.throws(() => readNpy(fortran), { message: /Fortran-order arrays are not supported/ });
+  });
+});
