@@ -69,7 +69,9 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
   const run = async (start: number, end: number): Promise<void> => {
-    const outcome = await runChunk({ fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output });
+    const outcome = await runChunk({
+      fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output, keepValues: job.keepValues,
+    });
     job.doneHere(start, end, outcome);
   };
   let done = 0;

@@ -1,6 +1,6 @@
-export { parallelize } from './parallelize.js';
+export { map, parallelize } from './parallelize.js';
 export { createPool, Pool } from './pool.js';
-export type { Data, ItemOf, Mapper, Row, TypedArray } from './pool.js';
+export type { CollectedArray, Data, ItemOf, Mapper, Row, TypedArray, ValueMapper } from './pool.js';
 export { task } from './task.js';
 export type { TaskRef } from './task.js';
 export { Matrix } from './matrix.js';

@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import { failureToError, ParallelizeError } from './errors.js';
 import type { Input } from './input.js';
 import type { Matrix } from './matrix.js';
@@ -28,11 +29,13 @@ export interface JobSettings {
   readonly context: unknown;
   readonly cores: number;
   readonly collect: boolean;
+  /** `map()`: results are kept as they are, in an Array, instead of rows of a Matrix. */
+  readonly keepValues: boolean;
 }
 
-/** Attaches the failures of a collect-mode call to its result. */
-export function withErrors(matrix: Matrix, errors: readonly ItemError[]): CollectedMatrix {
-  return Object.defineProperty(matrix, 'errors', { value: errors, enumerable: true }) as CollectedMatrix;
+/** Attaches the failures of a collect-mode call to its result (a Matrix, or map()'s Array). */
+export function withErrors<T extends object>(result: T, errors: readonly ItemError[]): T & { readonly errors: readonly ItemError[] } {
+  return Object.defineProperty(result, 'errors', { value: errors, enumerable: false }) as T & { readonly errors: readonly ItemError[] };
 }
 
 /** One call of `parallelize`: its chunks, where they are, and its result. */
@@ -40,7 +43,8 @@ export class Job {
   readonly id = nextJobId++;
   /** The most workers this call may use at once. */
   readonly cores: number;
-  readonly promise: Promise<Matrix>;
+  /** Settles with a Matrix, or with an Array for `map()`. */
+  readonly promise: Promise<Matrix | unknown[]>;
   /** Workers that got JOB_START, and are told JOB_END once the call is over. */
   readonly workers = new Set<unknown>();
   readonly #chunks = new Map<number, Chunk>();
@@ -51,23 +55,28 @@ export class Job {
   readonly #control = allocateShared(Int32Array, kControlFieldCount);
   readonly #assembler: ResultAssembler;
   readonly collect: boolean;
+  readonly keepValues: boolean;
+  /** `map()`'s results, in input order. */
+  readonly #list: unknown[] | undefined;
   readonly #errors: ItemError[] = [];
   #rowsSettled = 0;
   /** Rows that failed with their worker, so no worker counted them. */
   #rowsLost = 0;
   #settled = false;
   #outputAnnounced = false;
-  #resolve!: (matrix: Matrix) => void;
+  #resolve!: (result: Matrix | unknown[]) => void;
   #reject!: (error: unknown) => void;
 
   constructor(settings: JobSettings) {
     this.cores = settings.cores;
     this.#input = settings.input;
     this.collect = settings.collect;
+    this.keepValues = settings.keepValues;
+    this.#list = settings.keepValues ? Array.from({ length: settings.input.count }) : undefined;
     this.#assembler = new ResultAssembler(settings.input.count);
     this.#start = {
       type: MessageType.JOB_START, jobId: this.id, fn: settings.fn, input: settings.input.spec,
-      context: settings.context, collect: settings.collect, control: this.#control,
+      context: settings.context, collect: settings.collect, keepValues: settings.keepValues, control: this.#control,
     };
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -131,7 +140,10 @@ export class Job {
     if (outcome.status === 'failed') return this.chunkFailed(outcome.failure);
     if (outcome.status === 'cancelled') return;
     Atomics.add(this.#control, kRowsDoneField, end - start);
-    this.chunkDone({ type: MessageType.CHUNK_DONE, jobId: this.id, chunkId: chunk.id, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace, failures: outcome.failures });
+    this.chunkDone({
+      type: MessageType.CHUNK_DONE, jobId: this.id, chunkId: chunk.id, cols: outcome.cols, values: outcome.values,
+      inPlace: outcome.inPlace, failures: outcome.failures, ...(outcome.list && { list: outcome.list }),
+    });
   }
 
   #register(start: number, end: number): Chunk {
@@ -143,8 +155,12 @@ export class Job {
   chunkDone(message: ChunkDoneMessage): void {
     if (this.#settled) return;
     const chunk = this.#chunks.get(message.chunkId)!;
-    const failure = this.#assembler.place(chunk, message.cols, message.inPlace ? undefined : message.values, message.failures.map((f) => f.index!));
-    if (failure !== undefined) return this.fail(failureToError(failure));
+    if (this.#list !== undefined) {
+      for (let k = 0; k < chunk.end - chunk.start; k++) this.#list[chunk.start + k] = message.list![k];
+    } else {
+      const failure = this.#assembler.place(chunk, message.cols, message.inPlace ? undefined : message.values, message.failures.map((f) => f.index!));
+      if (failure !== undefined) return this.fail(failureToError(failure));
+    }
     for (const item of message.failures) this.#errors.push({ index: item.index!, error: failureToError(item) });
     this.#rowsSettled += chunk.end - chunk.start;
     this.#finishIfDone();
@@ -192,7 +208,9 @@ export class Job {
   #finishIfDone(): void {
     if (this.#rowsSettled < this.#input.count) return;
     this.#settled = true;
-    const matrix = this.#assembler.finish(Atomics.load(this.#control, kRowsDoneField) + this.#rowsLost);
-    this.#resolve(this.collect ? withErrors(matrix, this.#errors.sort((a, b) => a.index - b.index)) : matrix);
+    const rowsCounted = Atomics.load(this.#control, kRowsDoneField) + this.#rowsLost;
+    const result = this.#list ?? this.#assembler.finish(rowsCounted);
+    assert.equal(rowsCounted, this.#input.count, `expected ${this.#input.count} items done, got ${rowsCounted}`);
+    this.#resolve(this.collect ? withErrors(result, this.#errors.sort((a, b) => a.index - b.index)) : result);
   }
 }

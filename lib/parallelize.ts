@@ -1,7 +1,7 @@
 import type { CollectedMatrix } from './job.js';
 import type { Matrix } from './matrix.js';
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
-import { kRun, Pool, type Data, type ItemOf, type Mapper } from './pool.js';
+import { kRun, Pool, type CollectedArray, type Data, type ItemOf, type Mapper, type ValueMapper } from './pool.js';
 import type { TaskRef } from './task.js';
 
 /**
@@ -27,10 +27,33 @@ import type { TaskRef } from './task.js';
 export function parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options: ParallelizeOptions<Context> & { readonly onError: 'collect' }): Promise<CollectedMatrix>;
 export function parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: ParallelizeOptions<Context>): Promise<Matrix>;
 export async function parallelize(data: Data, fn: Mapper<never> | TaskRef, options?: ParallelizeOptions): Promise<Matrix> {
+  return oneShot(data, fn, options, false) as Promise<Matrix>;
+}
+
+/**
+ * Like `parallelize()`, for results that are not numbers: calls `fn(item, index, context)` for
+ * every item on worker threads and resolves with an Array of what it returned (any
+ * structured-cloneable value), in input order. Same options and errors; with
+ * `onError: 'collect'`, failed items' slots are `undefined` and the Array has `errors`.
+ *
+ * @example
+ * ```ts
+ * const reports = await map(subjects, (voxels, i) => ({ subject: i, peak: Math.max(...voxels) }));
+ * reports[0]; //=> { subject: 0, peak: 3.14 }
+ * ```
+ */
+export function map<D extends Data, R, Context = unknown>(data: D, fn: ValueMapper<ItemOf<D>, R, Context> | TaskRef, options: ParallelizeOptions<Context> & { readonly onError: 'collect' }): Promise<CollectedArray<Awaited<R> | undefined>>;
+export function map<D extends Data, R, Context = unknown>(data: D, fn: ValueMapper<ItemOf<D>, R, Context> | TaskRef, options?: ParallelizeOptions<Context>): Promise<Awaited<R>[]>;
+export async function map(data: Data, fn: ValueMapper<never, unknown> | TaskRef, options?: ParallelizeOptions): Promise<unknown[]> {
+  return oneShot(data, fn, options, true) as Promise<unknown[]>;
+}
+
+/** One call on threads started for it; they are stopped before the call settles, whatever happens. */
+async function oneShot(data: Data, fn: unknown, options: ParallelizeOptions | undefined, keepValues: boolean): Promise<Matrix | unknown[]> {
   const { pool: poolOptions, call } = resolveOneShotOptions(options);
   const pool = new Pool(poolOptions);
   try {
-    return await pool[kRun](data, fn, call);
+    return await pool[kRun](data, fn, call, keepValues);
   } finally {
     await pool.close();
   }

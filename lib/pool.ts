@@ -2,7 +2,7 @@ import { debuglog } from 'node:util';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
 import { runOnCallingThread } from './calling-thread.js';
-import { Job, withErrors, type CollectedMatrix } from './job.js';
+import { Job, withErrors, type CollectedMatrix, type ItemError } from './job.js';
 import { Matrix } from './matrix.js';
 import { shareContext } from './memory.js';
 import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type Progress, type ResolvedOptions, type ResourceLimits } from './options.js';
@@ -31,6 +31,12 @@ export type ItemOf<Data> =
 
 /** The function mapped over the items. It runs in a worker thread, so it must be self-contained. */
 export type Mapper<Item, Context = unknown> = (item: Item, index: number, context: Context) => Row | Promise<Row>;
+
+/** The function `map()` calls: like `Mapper`, but it may return any structured-cloneable value. */
+export type ValueMapper<Item, Result, Context = unknown> = (item: Item, index: number, context: Context) => Result;
+
+/** The result of `map()` with `onError: 'collect'`: failed items' slots are `undefined`. */
+export type CollectedArray<T> = T[] & { readonly errors: readonly ItemError[] };
 
 /** The data `parallelize` accepts: an Array, a typed array, or a `Matrix` (one item per row). */
 export type Data = readonly unknown[] | TypedArray | Matrix;
@@ -80,20 +86,33 @@ export class Pool {
   parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options: CallOptions<Context> & { readonly onError: 'collect' }): Promise<CollectedMatrix>;
   parallelize<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: CallOptions<Context>): Promise<Matrix>;
   async parallelize(data: Data, fn: Mapper<never> | TaskRef, options?: CallOptions): Promise<Matrix> {
-    return this[kRun](data, fn, resolveOptions(options, this.cores));
+    return this[kRun](data, fn, resolveOptions(options, this.cores), false) as Promise<Matrix>;
   }
 
-  /** @internal */
-  async [kRun](data: Data, fn: unknown, options: ResolvedOptions): Promise<Matrix> {
+  /**
+   * Like `pool.parallelize()`, for results that are not numbers: resolves with an Array of what
+   * `fn` returned (any structured-cloneable value), in input order. Same contract as `map()`.
+   */
+  map<D extends Data, R, Context = unknown>(data: D, fn: ValueMapper<ItemOf<D>, R, Context> | TaskRef, options: CallOptions<Context> & { readonly onError: 'collect' }): Promise<CollectedArray<Awaited<R> | undefined>>;
+  map<D extends Data, R, Context = unknown>(data: D, fn: ValueMapper<ItemOf<D>, R, Context> | TaskRef, options?: CallOptions<Context>): Promise<Awaited<R>[]>;
+  async map(data: Data, fn: ValueMapper<never, unknown> | TaskRef, options?: CallOptions): Promise<unknown[]> {
+    return this[kRun](data, fn, resolveOptions(options, this.cores), true) as Promise<unknown[]>;
+  }
+
+  /** @internal Runs one call; `keepValues` for map(). */
+  async [kRun](data: Data, fn: unknown, options: ResolvedOptions, keepValues: boolean): Promise<Matrix | unknown[]> {
     if (this.#closing) throw new ParallelizeError('ERR_POOL_CLOSED', 'This pool is closed; create another with createPool()');
     const spec = toFnSpec(fn);
     const { signal, timeout } = options;
     if (signal?.aborted) throw signal.reason;
     const input = prepareInput(data);
-    if (input.count === 0) return options.collect ? withErrors(Matrix.alloc(0, 0), []) : Matrix.alloc(0, 0);
+    if (input.count === 0) {
+      const empty = keepValues ? [] : Matrix.alloc(0, 0);
+      return options.collect ? withErrors(empty, []) : empty;
+    }
     const cores = Math.min(options.cores, input.count);
     const context = shareContext(options.context);
-    const job = new Job({ input, fn: spec, context, cores, collect: options.collect });
+    const job = new Job({ input, fn: spec, context, cores, collect: options.collect, keepValues });
     const timer = timeout === undefined ? undefined : setTimeout(() => this.#stop(job, new ParallelizeError('ERR_TIMEOUT',
       `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
     const onAbort = (): void => this.#stop(job, signal!.reason);

@@ -75,6 +75,8 @@ export interface JobStartMessage {
   readonly context: unknown;
   /** `onError: 'collect'`: a failing item does not stop its chunk. */
   readonly collect: boolean;
+  /** `map()`: results are any cloneable values, sent back as they are instead of as rows. */
+  readonly keepValues: boolean;
   /** `kControlFieldCount` Int32 fields on a SharedArrayBuffer. */
   readonly control: Int32Array;
   /** The result matrix, when its shape is known already. */
@@ -126,6 +128,8 @@ export interface ChunkDoneMessage {
   readonly values: Float64Array;
   /** The rows were written into the call's output matrix instead; `values` is empty. */
   readonly inPlace: boolean;
+  /** `map()`: the results of items [start, end), as they are (failed items' slots are undefined). */
+  readonly list?: readonly unknown[];
   /** Collect mode: the items that failed, in index order; their rows hold NaN. */
   readonly failures: readonly SerializedFailure[];
 }

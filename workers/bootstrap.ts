@@ -20,6 +20,7 @@ interface Job {
   readonly fn: (item: unknown, index: number, context: unknown) => unknown;
   readonly inline: boolean;
   readonly collect: boolean;
+  readonly keepValues: boolean;
   readonly context: unknown;
   readonly control: Int32Array;
   readonly itemReader: ItemReader;
@@ -68,7 +69,10 @@ port.on('message', (message: MainMessage) => {
 async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailure> {
   const loaded = await loadFunction(message.fn);
   if ('code' in loaded) return loaded;
-  return { ...loaded, context: message.context, collect: message.collect, control: message.control, itemReader: itemReader(message.input) };
+  return {
+    ...loaded, context: message.context, collect: message.collect, keepValues: message.keepValues, control: message.control,
+    itemReader: itemReader(message.input),
+  };
 }
 
 async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: RunChunkMessage): Promise<void> {
@@ -86,6 +90,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         context: job.context,
         inline: job.inline,
         collect: job.collect,
+        keepValues: job.keepValues,
         getItem: job.itemReader(chunk.items, chunk.start),
         start: chunk.start,
         end: chunk.end,
@@ -97,7 +102,10 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
       if (outcome.status === 'done') {
         // Count the rows before posting: the main thread may read the counter as soon as the message lands.
         Atomics.add(job.control, kRowsDoneField, chunk.end - chunk.start);
-        reply = { type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace, failures: outcome.failures };
+        reply = {
+          type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace,
+          failures: outcome.failures, ...(outcome.list && { list: outcome.list }),
+        };
       } else if (outcome.status === 'failed') {
         reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: outcome.failure };
       } else {
@@ -110,5 +118,15 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
   }
   status[kStatusIndexField] = -1;
   // Nothing is transferred: the rows sit on a SharedArrayBuffer (see run-chunk.ts).
-  port.postMessage(reply);
+  try {
+    port.postMessage(reply);
+  } catch (error) {
+    // Only map() results can fail to clone; name the first one that does.
+    const list = (reply as { list?: unknown[] }).list ?? [];
+    const k = list.findIndex((value) => { try { structuredClone(value); return false; } catch { return true; } });
+    const index = chunk.start + Math.max(k, 0);
+    port.postMessage({ type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: {
+      code: 'ERR_DATA_CLONE', message: `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, index,
+    } });
+  }
 }

@@ -19,6 +19,8 @@ export interface ChunkJob {
   readonly collect?: boolean;
   /** The call's result matrix, once the main thread knows its shape: rows are written into it in place. */
   readonly output?: OutputSpec;
+  /** `map()`: keep each result as it is, in `list`, instead of flattening it into rows. */
+  readonly keepValues?: boolean;
 }
 
 
@@ -27,7 +29,10 @@ export type ChunkOutcome =
    * `values` holds the chunk's rows, or is empty when they were written into `output`.
    * `cols` is -1 when every item failed in collect mode; `failures` lists them in index order.
    */
-  | { readonly status: 'done'; readonly cols: number; readonly values: Float64Array; readonly inPlace: boolean; readonly failures: SerializedFailure[] }
+  | {
+    readonly status: 'done'; readonly cols: number; readonly values: Float64Array; readonly inPlace: boolean;
+    readonly failures: SerializedFailure[]; readonly list?: unknown[];
+  }
   | { readonly status: 'failed'; readonly failure: SerializedFailure }
   | { readonly status: 'cancelled' };
 
@@ -45,6 +50,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   let cols = output?.cols ?? -1;
   const base = output === undefined ? start : 0;
   const failures: SerializedFailure[] = [];
+  const list = job.keepValues ? Array.from<unknown>({ length: end - start }) : undefined;
   // Another worker's failure, a timeout or an abort sets the cancelled flag. We read it with
   // Atomics.load once per chunk, which is sure to see the store, and with a plain read before each
   // item, which costs nothing where Atomics.load costs ~60 ns on Node 20 (as much as a cheap item).
@@ -62,6 +68,10 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
         continue;
       }
       if (isThenable(result)) result = await result;
+      if (list !== undefined) {
+        list[index - start] = result;
+        continue;
+      }
       length = flatLength(result, index);
     } catch (error) {
       const failure = error instanceof ResultError
@@ -85,6 +95,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
     writeFlat(result, values, (index - base) * cols);
   }
   for (const { index } of failures) values.fill(NaN, (index! - base) * cols, (index! - base + 1) * cols);
+  if (list !== undefined) return { status: 'done', cols: -1, values, inPlace: false, failures, list };
   return { status: 'done', cols, values: output === undefined ? values : new Float64Array(0), inPlace: output !== undefined, failures };
 }
 
