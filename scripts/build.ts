@@ -14,7 +14,11 @@
  */
 import { build, type BuildOptions } from 'esbuild';
 
-const common: BuildOptions = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, legalComments: 'none', logLevel: 'warning' };
+// Whitespace and syntax are minified, names are not: a user's stack trace should still read.
+const common: BuildOptions = {
+  bundle: true, platform: 'node', target: 'node20', sourcemap: true, legalComments: 'none', logLevel: 'warning',
+  minifyWhitespace: true, minifySyntax: true,
+};
 
 await Promise.all([
   // location.ts stays a module of its own: it holds the bundle's only `import.meta` (see the file).
