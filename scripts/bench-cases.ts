@@ -99,6 +99,18 @@ function numbers(count: number): Float64Array {
 
 const size = (n: number, scale: number) => Math.max(1, Math.round(n * scale));
 
+/** A case over a typed array or an Array, with an inline function of `cols` results per item. */
+function listCase<T>(name: string, description: string, make: (scale: number) => Float64Array | T[], cols: number, fn: (item: T, i: number) => number | number[]): BenchCase {
+  return {
+    name, description,
+    prepare(scale) {
+      const data = make(scale);
+      const item = (i: number) => data[i] as T;
+      return { items: data.length, serial: () => loop(data.length, cols, item, fn), parallel: (pool) => pool.parallelize(data as T[], fn as never) };
+    },
+  };
+}
+
 export const cases: readonly BenchCase[] = [
   {
     name: 'subjects',
@@ -113,54 +125,12 @@ export const cases: readonly BenchCase[] = [
       };
     },
   },
-  {
-    name: 'uneven',
-    description: '300 items whose cost grows with the square of the index → 1 col',
-    prepare(scale) {
-      const data = numbers(size(300, Math.sqrt(scale)));
-      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, uneven), parallel: (pool) => pool.parallelize(data, uneven) };
-    },
-  },
-  {
-    name: 'cheap',
-    description: '1,000,000 numbers, x * 2 + 1 (a few ns each)',
-    prepare(scale) {
-      const data = numbers(size(1_000_000, scale));
-      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, cheap), parallel: (pool) => pool.parallelize(data, cheap) };
-    },
-  },
-  {
-    name: 'cheap-150ns',
-    description: '1,000,000 numbers, ~100–200 ns each',
-    prepare(scale) {
-      const data = numbers(size(1_000_000, scale));
-      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, medium), parallel: (pool) => pool.parallelize(data, medium) };
-    },
-  },
-  {
-    name: 'moderate',
-    description: '1,000,000 numbers, ~0.3–0.5 µs each',
-    prepare(scale) {
-      const data = numbers(size(1_000_000, scale));
-      return { items: data.length, serial: () => loop(data.length, 1, (i) => data[i]!, moderate), parallel: (pool) => pool.parallelize(data, moderate) };
-    },
-  },
-  {
-    name: 'objects',
-    description: '200,000 objects { id, values: number[10] } → sum/min/max, 3 cols (structured clone path)',
-    prepare(scale) {
-      const data = objects(size(200_000, scale), 10);
-      return { items: data.length, serial: () => loop(data.length, 3, (i) => data[i]!, objectStats), parallel: (pool) => pool.parallelize(data, objectStats) };
-    },
-  },
-  {
-    name: 'objects-work',
-    description: '100,000 objects of 32 numbers, a few µs each → 3 cols',
-    prepare(scale) {
-      const data = objects(size(100_000, scale), 32);
-      return { items: data.length, serial: () => loop(data.length, 3, (i) => data[i]!, objectWork), parallel: (pool) => pool.parallelize(data, objectWork) };
-    },
-  },
+  listCase('uneven', '300 items whose cost grows with the square of the index → 1 col', (scale) => numbers(size(300, Math.sqrt(scale))), 1, uneven),
+  listCase('cheap', '1,000,000 numbers, x * 2 + 1 (a few ns each)', (scale) => numbers(size(1_000_000, scale)), 1, cheap),
+  listCase('cheap-150ns', '1,000,000 numbers, ~100–200 ns each', (scale) => numbers(size(1_000_000, scale)), 1, medium),
+  listCase('moderate', '1,000,000 numbers, ~0.3–0.5 µs each', (scale) => numbers(size(1_000_000, scale)), 1, moderate),
+  listCase('objects', '200,000 objects { id, values: number[10] } → sum/min/max, 3 cols (structured clone path)', (scale) => objects(size(200_000, scale), 10), 3, objectStats),
+  listCase('objects-work', '100,000 objects of 32 numbers, a few µs each → 3 cols', (scale) => objects(size(100_000, scale), 32), 3, objectWork),
 ];
 
 /** Traps a user's fn can fall into, measured to back the README's performance notes. */
