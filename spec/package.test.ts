@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -33,6 +33,24 @@ describe('the packed package', { timeout: 120_000 }, () => {
   test('installs with no dependencies at all', () => {
     const installed = readdirSync(join(work, 'node_modules')).filter((name) => !name.startsWith('.'));
     assert.deepEqual(installed, ['@parallelize']);
+  });
+
+  test('runs in a TypeScript project under tsx: an inline function and a .ts task module', () => {
+    // The consumer's own dev dependency; we lend it ours rather than download it.
+    symlinkSync(join(root, 'node_modules', 'tsx'), join(work, 'node_modules', 'tsx'), 'dir');
+    writeFileSync(join(work, 'square.ts'), 'export function square(x: number): number { return x * x; }\n');
+    writeFileSync(join(work, 'main.ts'), `
+      import { parallelize, task, type Matrix } from '@parallelize/core';
+      const inline: Matrix = await parallelize([1, 2, 3], (x: number) => { const twice = (y: number) => 2 * y; return twice(x); }, { callingThread: false });
+      const fromModule = await parallelize(Float64Array.of(2, 3), task(new URL('./square.ts', import.meta.url), 'square'));
+      console.log(JSON.stringify([Array.from(inline.data), Array.from(fromModule.data)]));
+    `);
+    assert.deepEqual(JSON.parse(run(process.execPath, ['--import', 'tsx', 'main.ts'])), [[2, 4, 6], [4, 9]]);
+  });
+
+  test('installs the parallelize command', () => {
+    const help = run(join(work, 'node_modules', '.bin', 'parallelize'), ['--help']);
+    assert.match(help, /^Usage: parallelize run <module>/);
   });
 
   test('is imported by name and runs an inline function and a task module', () => {
