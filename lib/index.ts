@@ -1,4 +1,5 @@
 export { map, parallelize } from './parallelize.js';
+export { parallelizeSync } from './sync.js';
 export { createPool, Pool } from './pool.js';
 export type { CollectedArray, Data, ItemOf, Mapper, Row, TypedArray, ValueMapper } from './pool.js';
 export { task } from './task.js';

@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 /**
  * The wire protocol between the main thread and the worker bootstrap.
  * Both `lib/` and `workers/` import this file; it holds types and constants only.
@@ -115,6 +116,36 @@ export interface JobEndMessage {
 export interface ShutdownMessage {
   readonly type: typeof MessageType.SHUTDOWN;
 }
+
+// parallelizeSync: the caller and the coordinator thread that runs its call.
+
+/** Fields of the state array shared with the coordinator. */
+export const kSyncStateField = 0;
+export const kSyncHeartbeatField = 1;
+export const kSyncFieldCount = 2;
+/** States: the call runs, or its outcome waits on the port. */
+export const kSyncRunning = 0;
+export const kSyncSettled = 1;
+/** How often the coordinator proves it is alive, and how long without a sign we wait. */
+export const kHeartbeatMs = 100;
+export const kSilenceMs = 5000;
+
+/** What the coordinator thread is given. */
+export interface CoordinatorStartup {
+  readonly data: unknown;
+  /** A Matrix travels as its parts, and is rebuilt. */
+  readonly matrix?: { readonly rows: number; readonly cols: number; readonly data: Float64Array };
+  readonly fn: { readonly source: string } | { readonly module: string; readonly exportName: string };
+  /** parallelize()'s options, less `signal` and `onProgress`. */
+  readonly options: Record<string, unknown>;
+  readonly state: Int32Array;
+  readonly port: MessagePort;
+}
+
+/** What the coordinator posts back before it marks the call settled. */
+export type CoordinatorOutcome =
+  | { readonly ok: true; readonly rows: number; readonly cols: number; readonly data: Float64Array }
+  | { readonly ok: false; readonly error: SerializedError; readonly code?: string; readonly index?: number; readonly kind: 'parallelize' | 'TypeError' | 'RangeError' | 'other' };
 
 export type MainMessage = JobStartMessage | RunChunkMessage | JobEndMessage | JobOutputMessage | ShutdownMessage;
 

@@ -6,6 +6,7 @@
  *   dist/lib/index.js         the ESM entry (with dist/lib/location.js)
  *   dist/lib/index.cjs        the CommonJS entry
  *   dist/workers/bootstrap.js what each worker thread runs (ESM)
+ *   dist/workers/coordinator.js the thread that runs a parallelizeSync call
  *   dist/lib/bin.js           the `parallelize` command (it imports index.js)
  *
  * Source maps (not shipped) let c8 report coverage of lib/ and workers/. The bundles must not
@@ -25,6 +26,8 @@ await Promise.all([
   build({ ...common, entryPoints: ['lib/index.ts'], format: 'esm', outfile: 'dist/lib/index.js', external: ['./location.js'] }),
   build({ ...common, entryPoints: ['lib/location.ts'], format: 'esm', outfile: 'dist/lib/location.js' }),
   build({ ...common, entryPoints: ['workers/bootstrap.ts'], format: 'esm', outfile: 'dist/workers/bootstrap.js' }),
+  // The coordinator of parallelizeSync runs the library itself, from the ESM entry.
+  build({ ...common, entryPoints: ['workers/coordinator.ts'], format: 'esm', outfile: 'dist/workers/coordinator.js', external: ['../lib/index.js'] }),
   build({
     ...common, entryPoints: ['lib/bin.ts'], format: 'esm', outfile: 'dist/lib/bin.js', external: ['./index.js'],
     banner: { js: '#!/usr/bin/env node' },

@@ -1,0 +1,89 @@
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { deserializeError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
+import { kCoordinatorUrl } from './location.js';
+import { Matrix } from './matrix.js';
+import { allocateShared, isTypedArray, toShared } from './memory.js';
+import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
+import type { Data, ItemOf, Mapper } from './pool.js';
+import {
+  kHeartbeatMs, kSilenceMs, kSyncHeartbeatField, kSyncRunning, kSyncStateField, kSyncFieldCount,
+  type CoordinatorOutcome, type CoordinatorStartup,
+} from './protocol.js';
+import { toFnSpec, type TaskRef } from './task.js';
+
+/**
+ * `parallelize()` as a blocking call, for scripts and synchronous code paths: same data, function,
+ * options and errors (thrown, not rejected), except `signal` and `onProgress`, which cannot reach
+ * a thread that is blocked. A coordinator thread runs the call while this thread waits on shared
+ * memory; as a blocked thread never sees a worker's `exit` event, the coordinator beats a heart
+ * in shared memory, and a coordinator silent for 5 s is taken for dead (`ERR_WORKER_EXIT`).
+ *
+ * @example
+ * ```ts
+ * const stats = parallelizeSync(subjects, analyse, { context: { mask } });
+ * ```
+ */
+export function parallelizeSync<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: ParallelizeOptions<Context>): Matrix {
+  resolveOneShotOptions(options);
+  if (options?.signal !== undefined) throw invalidArg('signal', 'absent in parallelizeSync (a blocked thread cannot see an abort; use timeout)', options.signal);
+  if (options?.onProgress !== undefined) throw invalidArg('onProgress', 'absent in parallelizeSync (a blocked thread cannot call it)', options.onProgress);
+  const spec = toFnSpec(fn);
+  const state = allocateShared(Int32Array, kSyncFieldCount);
+  const { port1, port2 } = new MessageChannel();
+  // Typed values go to shared memory here, so the coordinator and its workers read them in place.
+  const startup: CoordinatorStartup = {
+    data: data instanceof Matrix ? undefined : isTypedArray(data) ? toShared(data) : data,
+    ...(data instanceof Matrix && { matrix: { rows: data.rows, cols: data.cols, data: toShared(data.data) } }),
+    fn: spec.kind === 'inline' ? { source: spec.source } : { module: spec.url, exportName: spec.exportName },
+    options: { ...options } as CoordinatorStartup['options'],
+    state,
+    port: port2,
+  };
+  let coordinator: Worker;
+  try {
+    coordinator = new Worker(new URL(kCoordinatorUrl), { workerData: startup, transferList: [port2] });
+  } catch (error) {
+    throw new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
+  }
+  coordinator.unref();
+  try {
+    waitForCoordinator(state);
+    const outcome = receiveMessageOnPort(port1)?.message as CoordinatorOutcome | undefined;
+    if (outcome === undefined) throw new ParallelizeError('ERR_WORKER_EXIT', 'The coordinator thread settled without an outcome');
+    if (outcome.ok) return new Matrix(outcome.data, outcome.rows, outcome.cols);
+    throw rebuild(outcome);
+  } finally {
+    port1.close();
+  }
+}
+
+function waitForCoordinator(state: Int32Array): void {
+  let heartbeat = Atomics.load(state, kSyncHeartbeatField);
+  let lastSign = Date.now();
+  while (Atomics.wait(state, kSyncStateField, kSyncRunning, kHeartbeatMs * 5) !== 'not-equal') {
+    if (Atomics.load(state, kSyncStateField) !== kSyncRunning) return;
+    const now = Atomics.load(state, kSyncHeartbeatField);
+    if (now !== heartbeat) {
+      heartbeat = now;
+      lastSign = Date.now();
+    } else if (Date.now() - lastSign > kSilenceMs) {
+      throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${kSilenceMs / 1000} s; it died or its event loop is blocked`);
+    }
+  }
+}
+
+function rebuild(outcome: Extract<CoordinatorOutcome, { ok: false }>): unknown {
+  const error = deserializeError(outcome.error);
+  if (outcome.kind === 'parallelize') {
+    const cause = error instanceof Error ? error.cause : undefined;
+    return new ParallelizeError(outcome.code as ParallelizeErrorCode, outcome.error.message, {
+      ...(outcome.index !== undefined && { index: outcome.index }), ...(cause !== undefined && { cause }),
+    });
+  }
+  if (outcome.kind === 'TypeError' || outcome.kind === 'RangeError') {
+    const Type = outcome.kind === 'TypeError' ? TypeError : RangeError;
+    return Object.assign(new Type(outcome.error.message), { code: outcome.code });
+  }
+  return error;
+}
+

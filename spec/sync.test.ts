@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
+import { assertSameMatrix, randomFloats, serialMap, steadyThreadCount, threadsBackTo } from './helpers.ts';
+
+describe('parallelizeSync', () => {
+  test('blocks and returns what parallelize would, for every kind of data', async () => {
+    const matrix = Matrix.alloc(30, 3);
+    matrix.data.set(randomFloats(90, 5));
+    const fn = (item: unknown, i: number) => (typeof item === 'number' ? [item, i] : [Array.from(item as ArrayLike<number>).reduce((a, b) => a + b, 0), i]);
+    for (const data of [Array.from(randomFloats(40, 1)), randomFloats(40, 2), matrix, [Int16Array.of(1, 2), Int16Array.of(3)]]) {
+      assertSameMatrix(parallelizeSync(data as never, fn as never, { cores: 2 }), await serialMap(data, fn));
+    }
+  });
+
+  test('runs task() modules and passes the context', () => {
+    const result = parallelizeSync(Float64Array.of(1, 2), task(new URL('./fixtures/scale.js', import.meta.url)));
+    assert.equal(result.rows, 2);
+    const withContext = parallelizeSync([1, 2], (x: number, _i: number, ctx: { k: number }) => x * ctx.k, { context: { k: 10 } });
+    assert.deepEqual(Array.from(withContext.data), [10, 20]);
+  });
+
+  test('throws the errors parallelize rejects with', () => {
+    assert.throws(() => parallelizeSync([1, 2, 3], (x: number) => { if (x === 3) throw new RangeError('three'); return x; }), (error: unknown) => {
+      assert.ok(error instanceof ParallelizeError);
+      assert.deepEqual([error.code, error.index, error.message], ['ERR_TASK_FAILED', 2, 'fn threw at item 2: RangeError: three']);
+      assert.equal((error.cause as Error).name, 'RangeError');
+      return true;
+    });
+    assert.throws(() => parallelizeSync([1], (x: number) => x, { cores: 0 }), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: 'Expected `cores` to be a positive integer, got `0` (number)' });
+    assert.throws(() => parallelizeSync([1], 'nope' as never), { name: 'TypeError', code: 'ERR_INVALID_ARG' });
+  });
+
+  test('refuses signal and onProgress, which cannot reach a blocked thread', () => {
+    assert.throws(() => parallelizeSync([1], (x: number) => x, { signal: new AbortController().signal }), { code: 'ERR_INVALID_ARG', message: /^Expected `signal` to be absent in parallelizeSync/ });
+    assert.throws(() => parallelizeSync([1], (x: number) => x, { onProgress: () => {} }), { code: 'ERR_INVALID_ARG', message: /^Expected `onProgress` to be absent in parallelizeSync/ });
+  });
+
+  test('a timeout stops an endless loop instead of blocking forever', () => {
+    const started = Date.now();
+    assert.throws(() => parallelizeSync([1, 2], () => { for (;;); }, { timeout: 300 }), { code: 'ERR_TIMEOUT' });
+    assert.ok(Date.now() - started < 3000, `returned after ${Date.now() - started} ms`);
+  });
+
+  test('a worker that exits fails the call instead of hanging it', () => {
+    assert.throws(() => parallelizeSync(Array.from({ length: 20 }, (_, i) => i), task(new URL('./fixtures/exits.js', import.meta.url))), { code: 'ERR_WORKER_EXIT', index: 5 } as never);
+  });
+
+  test('leaves no thread running', async () => {
+    const before = await steadyThreadCount();
+    parallelizeSync([1, 2, 3], (x: number) => x, { cores: 2 });
+    await threadsBackTo(before);
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * The thread that runs one `parallelizeSync` call while its caller is blocked in Atomics.wait.
+ * The caller cannot receive events, so everything it needs goes through shared memory: a
+ * heartbeat while we run, then the outcome on a port, then the settled state (in that order, so
+ * the outcome is there when the caller wakes).
+ */
+import { workerData } from 'node:worker_threads';
+import { compileInline } from '../lib/compile.js';
+import { serializeError } from '../lib/errors.js';
+import { Matrix, ParallelizeError, parallelize, task } from '../lib/index.js';
+import {
+  kHeartbeatMs, kSyncHeartbeatField, kSyncSettled, kSyncStateField, type CoordinatorOutcome, type CoordinatorStartup,
+} from '../lib/protocol.js';
+
+const { data, matrix, fn, options, state, port } = workerData as CoordinatorStartup;
+const heartbeat = setInterval(() => Atomics.add(state, kSyncHeartbeatField, 1), kHeartbeatMs);
+let outcome: CoordinatorOutcome;
+try {
+  const input = matrix ? new Matrix(matrix.data, matrix.rows, matrix.cols) : data;
+  // compileInline gives back a function whose source is the caller's, as parallelize needs.
+  const mapper = 'source' in fn ? compileInline(fn.source) : task(fn.module, fn.exportName);
+  // Never on this thread: a long fn here would stop the heartbeat the caller watches.
+  const result = await parallelize(input as never, mapper as never, { ...options, callingThread: false });
+  outcome = { ok: true, rows: result.rows, cols: result.cols, data: result.data };
+} catch (error) {
+  outcome = describeFailure(error);
+}
+clearInterval(heartbeat);
+port.postMessage(outcome);
+port.close();
+Atomics.store(state, kSyncStateField, kSyncSettled);
+Atomics.notify(state, kSyncStateField);
+
+function describeFailure(error: unknown): CoordinatorOutcome {
+  const serialized = serializeError(error);
+  if (error instanceof ParallelizeError) {
+    return { ok: false, kind: 'parallelize', error: serialized, code: error.code, ...(error.index !== undefined && { index: error.index }) };
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const kind = error instanceof TypeError ? 'TypeError' : error instanceof RangeError ? 'RangeError' : 'other';
+  return { ok: false, kind, error: serialized, ...(typeof code === 'string' && { code }) };
+}
