@@ -74,7 +74,14 @@ export function readNpy(source: string | Uint8Array): Matrix {
   return matrix;
 }
 
-/** A `Matrix` as the bytes of a `.npy` file: float64, little-endian, C order, shape (rows, cols). */
+/**
+ * A `Matrix` as the bytes of a `.npy` file: float64, little-endian, C order, shape (rows, cols).
+ *
+ * @example
+ * ```ts
+ * response.end(toNpy(stats));   // np.load(io.BytesIO(body)) on the other side
+ * ```
+ */
 export function toNpy(matrix: Matrix): Uint8Array {
   if (!(matrix instanceof Matrix)) throw invalidArg('matrix', 'a Matrix', matrix);
   let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${matrix.rows}, ${matrix.cols}), }`;
@@ -91,7 +98,14 @@ export function toNpy(matrix: Matrix): Uint8Array {
   return bytes;
 }
 
-/** Writes a `Matrix` to a `.npy` file that `np.load` reads as a (rows, cols) float64 array. */
+/**
+ * Writes a `Matrix` to a `.npy` file that `np.load` reads as a (rows, cols) float64 array.
+ *
+ * @example
+ * ```ts
+ * writeNpy('stats.npy', await parallelize(subjects, analyse));
+ * ```
+ */
 export function writeNpy(path: string, matrix: Matrix): void {
   if (typeof path !== 'string' || path === '') throw invalidArg('path', 'a non-empty string', path);
   writeFileSync(path, toNpy(matrix));

@@ -144,7 +144,8 @@ export interface CoordinatorStartup {
 
 /** What the coordinator posts back before it marks the call settled. */
 export type CoordinatorOutcome =
-  | { readonly ok: true; readonly rows: number; readonly cols: number; readonly data: Float64Array }
+  /** `errors` only with `onError: 'collect'`: the failed items, each as a SerializedFailure. */
+  | { readonly ok: true; readonly rows: number; readonly cols: number; readonly data: Float64Array; readonly errors?: readonly SerializedFailure[] }
   | { readonly ok: false; readonly error: SerializedError; readonly code?: string; readonly index?: number; readonly kind: 'parallelize' | 'TypeError' | 'RangeError' | 'other' };
 
 export type MainMessage = JobStartMessage | RunChunkMessage | JobEndMessage | JobOutputMessage | ShutdownMessage;

@@ -1,5 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { deserializeError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
+import { deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
+import { withErrors, type CollectedMatrix } from './job.js';
 import { kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
 import { allocateShared, isTypedArray, toShared } from './memory.js';
@@ -23,7 +24,9 @@ import { toFnSpec, type TaskRef } from './task.js';
  * const stats = parallelizeSync(subjects, analyse, { context: { mask } });
  * ```
  */
-export function parallelizeSync<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: ParallelizeOptions<Context>): Matrix {
+export function parallelizeSync<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options: ParallelizeOptions<Context> & { readonly onError: 'collect' }): CollectedMatrix;
+export function parallelizeSync<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: ParallelizeOptions<Context>): Matrix;
+export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options?: ParallelizeOptions): Matrix {
   resolveOneShotOptions(options);
   if (options?.signal !== undefined) throw invalidArg('signal', 'absent in parallelizeSync (a blocked thread cannot see an abort; use timeout)', options.signal);
   if (options?.onProgress !== undefined) throw invalidArg('onProgress', 'absent in parallelizeSync (a blocked thread cannot call it)', options.onProgress);
@@ -50,7 +53,10 @@ export function parallelizeSync<D extends Data, Context = unknown>(data: D, fn: 
     waitForCoordinator(state);
     const outcome = receiveMessageOnPort(port1)?.message as CoordinatorOutcome | undefined;
     if (outcome === undefined) throw new ParallelizeError('ERR_WORKER_EXIT', 'The coordinator thread settled without an outcome');
-    if (outcome.ok) return new Matrix(outcome.data, outcome.rows, outcome.cols);
+    if (outcome.ok) {
+      const matrix = new Matrix(outcome.data, outcome.rows, outcome.cols);
+      return outcome.errors ? withErrors(matrix, outcome.errors.map((failure) => ({ index: failure.index!, error: failureToError(failure) }))) : matrix;
+    }
     throw rebuild(outcome);
   } finally {
     port1.close();

@@ -8,11 +8,14 @@
  *   dist/workers/bootstrap.js what each worker thread runs (ESM)
  *   dist/workers/coordinator.js the thread that runs a parallelizeSync call
  *   dist/lib/bin.js           the `parallelize` command (it imports index.js)
+ *   dist/cjs/lib, dist/cjs/workers: the types again, for CommonJS: TypeScript reads a .d.ts as ESM or
+ *                             CommonJS by its nearest package.json, so they sit under a "commonjs" one
  *
  * Source maps (not shipped) let c8 report coverage of lib/ and workers/. The bundles must not
  * contain a dynamic import() or `import.meta`: tsx, which runs the specs, rewrites any file that
  * does and drops its source map (so location.ts stays a module of its own).
  */
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { build, type BuildOptions } from 'esbuild';
 
 // Whitespace and syntax are minified, names are not: a user's stack trace should still read.
@@ -42,3 +45,9 @@ await Promise.all([
     banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   }),
 ]);
+
+for (const dir of ['lib', 'workers']) {
+  mkdirSync(`dist/cjs/${dir}`, { recursive: true });
+  for (const file of readdirSync(`dist/${dir}`).filter((name) => name.endsWith('.d.ts'))) copyFileSync(`dist/${dir}/${file}`, `dist/cjs/${dir}/${file}`);
+}
+writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');

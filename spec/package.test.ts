@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -46,6 +46,23 @@ describe('the packed package', { timeout: 120_000 }, () => {
       console.log(JSON.stringify([Array.from(inline.data), Array.from(fromModule.data)]));
     `);
     assert.deepEqual(JSON.parse(run(process.execPath, ['--import', 'tsx', 'main.ts'])), [[2, 4, 6], [4, 9]]);
+  });
+
+  test('has types that TypeScript accepts from ESM and from CommonJS consumers', () => {
+    mkdirSync(join(work, 'node_modules', '@types'), { recursive: true });
+    symlinkSync(join(root, 'node_modules', '@types', 'node'), join(work, 'node_modules', '@types', 'node'), 'dir');
+    const uses = `const m: Matrix = await parallelize(Float64Array.of(1), (x: number) => [x]);
+      const rows: Array<{ n: number }> = await map([1], (x: number) => ({ n: x }));
+      const n: number = availableCores() + m.rows + rows.length + (readNpy(toNpy(m)).cols);
+      parallelizeSync([1], (x: number) => x, { timeout: 1000, onError: 'collect' }).errors;`;
+    writeFileSync(join(work, 'types.mts'), `import { availableCores, map, parallelize, parallelizeSync, readNpy, toNpy, type Matrix } from '@parallelize/core';\n${uses}\nexport { n };\n`);
+    writeFileSync(join(work, 'types.cts'), `import { availableCores, map, parallelize, parallelizeSync, readNpy, toNpy, type Matrix } from '@parallelize/core';\nasync function f() {\n${uses}\nreturn n;\n}\nexport = f;\n`);
+    writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', lib: ['es2023', 'esnext.disposable'], strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
+      files: ['types.mts', 'types.cts'],
+    }));
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', work], { encoding: 'utf8' });
+    assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
   });
 
   test('installs the parallelize command', () => {

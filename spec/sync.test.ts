@@ -31,6 +31,12 @@ describe('parallelizeSync', () => {
     assert.throws(() => parallelizeSync([1], 'nope' as never), { name: 'TypeError', code: 'ERR_INVALID_ARG' });
   });
 
+  test("with onError: 'collect', lists the failed items", () => {
+    const result = parallelizeSync([1, 2, 3, 4], (x: number) => { if (x % 2 === 0) throw new Error(`even ${x}`); return [x]; }, { onError: 'collect' });
+    assert.deepEqual(result.errors.map((e) => [e.index, e.error.code, (e.error.cause as Error).message]), [[1, 'ERR_TASK_FAILED', 'even 2'], [3, 'ERR_TASK_FAILED', 'even 4']]);
+    assert.ok(Number.isNaN(result.get(1, 0)) && result.get(2, 0) === 3);
+  });
+
   test('refuses signal and onProgress, which cannot reach a blocked thread', () => {
     assert.throws(() => parallelizeSync([1], (x: number) => x, { signal: new AbortController().signal }), { code: 'ERR_INVALID_ARG', message: /^Expected `signal` to be absent in parallelizeSync/ });
     assert.throws(() => parallelizeSync([1], (x: number) => x, { onProgress: () => {} }), { code: 'ERR_INVALID_ARG', message: /^Expected `onProgress` to be absent in parallelizeSync/ });

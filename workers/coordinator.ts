@@ -7,7 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { compileInline } from '../lib/compile.js';
 import { serializeError } from '../lib/errors.js';
-import { Matrix, ParallelizeError, parallelize, task } from '../lib/index.js';
+import { Matrix, ParallelizeError, parallelize, task, type CollectedMatrix } from '../lib/index.js';
 import {
   kHeartbeatMs, kSyncHeartbeatField, kSyncSettled, kSyncStateField, type CoordinatorOutcome, type CoordinatorStartup,
 } from '../lib/protocol.js';
@@ -21,7 +21,10 @@ try {
   const mapper = 'source' in fn ? compileInline(fn.source) : task(fn.module, fn.exportName);
   // Never on this thread: a long fn here would stop the heartbeat the caller watches.
   const result = await parallelize(input as never, mapper as never, { ...options, callingThread: false });
-  outcome = { ok: true, rows: result.rows, cols: result.cols, data: result.data };
+  const errors = (result as Partial<CollectedMatrix>).errors?.map(({ index, error }) => ({
+    code: error.code, message: error.message, index, ...(error.cause !== undefined && { cause: serializeError(error.cause) }),
+  }));
+  outcome = { ok: true, rows: result.rows, cols: result.cols, data: result.data, ...(errors && { errors }) };
 } catch (error) {
   outcome = describeFailure(error);
 }
