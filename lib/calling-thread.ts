@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
 import { compileCached } from './compile.js';
+import { ParallelizeError } from './errors.js';
 import type { Input } from './input.js';
 import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
@@ -72,6 +73,19 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     const outcome = await runChunk({
       fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output, keepValues: job.keepValues,
     });
+    // map()'s results are cloned here as they would be when sent back from a worker: the same
+    // result never comes back shared with the input, and one that cannot be sent fails here too.
+    if (outcome.status === 'done' && outcome.list !== undefined) {
+      const { list } = outcome;
+      let copies: unknown[];
+      try {
+        copies = structuredClone(list);
+      } catch (error) {
+        const index = start + list.findIndex((value) => !cloneable(value));
+        return job.fail(new ParallelizeError('ERR_DATA_CLONE', `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, { index, cause: error }));
+      }
+      for (let k = 0; k < list.length; k++) list[k] = copies[k];
+    }
     job.doneHere(start, end, outcome);
   };
   let done = 0;
@@ -111,6 +125,15 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(itemNs, 1))));
   }
   return input.count;
+}
+
+function cloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What structured-cloning one of these items costs, in ns; Infinity when one cannot be cloned. */

@@ -14,6 +14,7 @@ import type { SerializedError, SerializedFailure } from './protocol.js';
  * - `ERR_WORKER_OOM`: a worker thread ran out of memory (see `resourceLimits`) while running item `index`.
  * - `ERR_TIMEOUT`: the call took longer than `options.timeout`.
  * - `ERR_POOL_CLOSED`: the pool was closed before or during the call.
+ * - `ERR_INTERNAL`: a check of the library's own bookkeeping failed (a bug: please report it).
  */
 export type ParallelizeErrorCode =
   | 'ERR_INVALID_ARG'
@@ -25,7 +26,8 @@ export type ParallelizeErrorCode =
   | 'ERR_WORKER_EXIT'
   | 'ERR_WORKER_OOM'
   | 'ERR_TIMEOUT'
-  | 'ERR_POOL_CLOSED';
+  | 'ERR_POOL_CLOSED'
+  | 'ERR_INTERNAL';
 
 /**
  * The error every failed call rejects with (bad arguments aside, which are `TypeError`/`RangeError`

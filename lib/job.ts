@@ -1,4 +1,3 @@
-import assert from 'node:assert';
 import { failureToError, ParallelizeError } from './errors.js';
 import type { Input } from './input.js';
 import type { Matrix } from './matrix.js';
@@ -6,7 +5,7 @@ import { allocateShared } from './memory.js';
 import { ResultAssembler } from './merge.js';
 import type { Chunk } from './plan.js';
 import {
-  MessageType, kCancelledField, kControlFieldCount, kRowsDoneField,
+  MessageType, kCancelledField, kControlFieldCount,
   type ChunkDoneMessage, type FnSpec, type JobStartMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure,
 } from './protocol.js';
 import type { ChunkOutcome } from '../workers/run-chunk.js';
@@ -60,8 +59,6 @@ export class Job {
   readonly #list: unknown[] | undefined;
   readonly #errors: ItemError[] = [];
   #rowsSettled = 0;
-  /** Rows that failed with their worker, so no worker counted them. */
-  #rowsLost = 0;
   #settled = false;
   #outputAnnounced = false;
   #resolve!: (result: Matrix | unknown[]) => void;
@@ -139,7 +136,6 @@ export class Job {
     const chunk = this.#register(start, end);
     if (outcome.status === 'failed') return this.chunkFailed(outcome.failure);
     if (outcome.status === 'cancelled') return;
-    Atomics.add(this.#control, kRowsDoneField, end - start);
     this.chunkDone({
       type: MessageType.CHUNK_DONE, jobId: this.id, chunkId: chunk.id, cols: outcome.cols, values: outcome.values,
       inPlace: outcome.inPlace, failures: outcome.failures, ...(outcome.list && { list: outcome.list }),
@@ -173,7 +169,6 @@ export class Job {
     this.#assembler.placeFailed(error.index);
     this.#errors.push({ index: error.index, error });
     this.#rowsSettled++;
-    this.#rowsLost++;
     this.#finishIfDone();
   }
 
@@ -208,9 +203,7 @@ export class Job {
   #finishIfDone(): void {
     if (this.#rowsSettled < this.#input.count) return;
     this.#settled = true;
-    const rowsCounted = Atomics.load(this.#control, kRowsDoneField) + this.#rowsLost;
-    const result = this.#list ?? this.#assembler.finish(rowsCounted);
-    assert.equal(rowsCounted, this.#input.count, `expected ${this.#input.count} items done, got ${rowsCounted}`);
+    const result = this.#list ?? this.#assembler.finish();
     this.#resolve(this.collect ? withErrors(result, this.#errors.sort((a, b) => a.index - b.index)) : result);
   }
 }

@@ -40,14 +40,13 @@ export class ResultAssembler {
     if (this.#matrix === undefined) {
       this.#matrix = Matrix.alloc(this.#rows, cols);
       // The chunk's first item that did not fail is the one whose length all others must match.
-      const skip = new Set(failed);
-      this.#referenceIndex = chunk.start;
-      while (skip.has(this.#referenceIndex)) this.#referenceIndex++;
+      this.#referenceIndex = firstGood(chunk.start, failed);
     } else if (cols !== this.#matrix.cols) {
-      // Blame the later of the two items, so the message reads in index order.
-      const [earlier, later] = chunk.start < this.#referenceIndex
-        ? [{ index: chunk.start, cols }, { index: this.#referenceIndex, cols: this.#matrix.cols }]
-        : [{ index: this.#referenceIndex, cols: this.#matrix.cols }, { index: chunk.start, cols }];
+      // Blame the later of the two items (never one that failed), so the message reads in index order.
+      const index = firstGood(chunk.start, failed);
+      const [earlier, later] = index < this.#referenceIndex
+        ? [{ index, cols }, { index: this.#referenceIndex, cols: this.#matrix.cols }]
+        : [{ index: this.#referenceIndex, cols: this.#matrix.cols }, { index, cols }];
       return shapeFailure(later.index, later.cols, earlier.index, earlier.cols);
     }
     assert.equal(values.length, (chunk.end - chunk.start) * cols, `chunk ${chunk.id} has the wrong number of values`);
@@ -61,13 +60,20 @@ export class ResultAssembler {
     this.#rowsPlaced++;
   }
 
-  /** The result; asserts that every row was computed (by the workers' counter) and placed. */
-  finish(rowsCounted: number): Matrix {
-    assert.equal(rowsCounted, this.#rows, `expected ${this.#rows} rows written, got ${rowsCounted}`);
+  /** The result; asserts that every row was placed. */
+  finish(): Matrix {
     assert.equal(this.#rowsPlaced, this.#rows, `expected ${this.#rows} rows placed, got ${this.#rowsPlaced}`);
     // When every item failed nobody told us how wide a row is: the rows are empty.
     const matrix = this.#matrix ?? Matrix.alloc(this.#rows, 0);
     for (const index of this.#failedRows) matrix.data.fill(NaN, index * matrix.cols, (index + 1) * matrix.cols);
     return matrix;
   }
+}
+
+/** The first index from `start` on that is not in `failed`. */
+function firstGood(start: number, failed: readonly number[]): number {
+  const skip = new Set(failed);
+  let index = start;
+  while (skip.has(index)) index++;
+  return index;
 }

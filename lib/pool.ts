@@ -210,9 +210,16 @@ export class Pool {
   }
 
   #onMessage(worker: WorkerHandle, message: WorkerMessage): void {
-    const job = this.#jobsById.get(message.jobId)!;
-    if (message.type === MessageType.CHUNK_DONE) job.chunkDone(message);
-    else if (message.type === MessageType.CHUNK_FAILED) job.chunkFailed(message.failure);
+    const job = this.#jobsById.get(message.jobId);
+    // Only a stray error can name a call that is over and forgotten; there is nobody left to tell.
+    if (job === undefined) return debug('[%d] stray error for finished job %d: %s', worker.threadId, message.jobId, message.type === MessageType.JOB_FAILED && message.failure.message);
+    try {
+      if (message.type === MessageType.CHUNK_DONE) job.chunkDone(message);
+      else if (message.type === MessageType.CHUNK_FAILED || message.type === MessageType.JOB_FAILED) job.chunkFailed(message.failure);
+    } catch (error) {
+      // A broken invariant of ours must fail the call, not crash the caller's process.
+      job.fail(new ParallelizeError('ERR_INTERNAL', `@parallelize/core lost track of a result (${(error as Error).message}); please report this`, { cause: error }));
+    }
     const output = job.takeNewOutput();
     if (output !== undefined) {
       for (const other of this.#workers) if (job.workers.has(other) && !other.stopping) other.post({ type: MessageType.JOB_OUTPUT, jobId: job.id, output });
@@ -241,7 +248,7 @@ export class Pool {
         job.requeue(chunk.start, running.index);
         job.requeue(running.index + 1, chunk.end);
       } else {
-        job.fail(exitError(exitCode, error, undefined));
+        job.fail(exitError(exitCode, error, undefined, chunk));
       }
     }
     for (const job of this.#jobsById.values()) {
@@ -282,7 +289,9 @@ export class Pool {
   #stop(job: Job, reason: unknown): void {
     job.fail(reason);
     setTimeout(() => {
-      for (const worker of this.#workers) if (worker.running?.jobId === job.id) void worker.terminate();
+      // A worker whose oldest chunk is still one of ours is inside it: running an item, or still
+      // loading the call's module (which may never finish). Either way it will not answer soon.
+      for (const worker of this.#workers) if (worker.held[0]?.jobId === job.id) void worker.terminate();
     }, kStopGraceMs);
   }
 
@@ -298,8 +307,9 @@ export class Pool {
   }
 }
 
-function exitError(exitCode: number, error: Error | undefined, index: number | undefined): ParallelizeError {
-  const where = index === undefined ? '' : ` while running item ${index}`;
+function exitError(exitCode: number, error: Error | undefined, index: number | undefined, chunk?: RunChunkMessage): ParallelizeError {
+  const where = index !== undefined ? ` while running item ${index}`
+    : chunk ? ` while it held items ${chunk.start} to ${chunk.end - 1}, outside any call of fn (loading the module, or between items)` : '';
   const options = { ...(index !== undefined && { index }), ...(error && { cause: error }) };
   if ((error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return new ParallelizeError('ERR_WORKER_OOM', `A worker thread ran out of memory${where}; raise \`resourceLimits\` or use less memory per item`, options);

@@ -24,13 +24,13 @@ export const MessageType = {
   CHUNK_FAILED: 12,
   /** A chunk was skipped because its call had been cancelled. */
   CHUNK_SKIPPED: 13,
+  /** Something fn started escaped its call (a throwing timer, an unhandled rejection). */
+  JOB_FAILED: 14,
 } as const;
 
 /** Index of the call's "cancelled" flag in its control `Int32Array`. */
 export const kCancelledField = 0;
-/** Index of the call's "rows finished" counter in its control `Int32Array`. */
-export const kRowsDoneField = 1;
-export const kControlFieldCount = 2;
+export const kControlFieldCount = 1;
 
 /** How a worker reads the call's function. */
 export type FnSpec =
@@ -179,7 +179,13 @@ export interface ChunkSkippedMessage {
   readonly chunkId: number;
 }
 
-export type WorkerMessage = ChunkDoneMessage | ChunkFailedMessage | ChunkSkippedMessage;
+export interface JobFailedMessage {
+  readonly type: typeof MessageType.JOB_FAILED;
+  readonly jobId: number;
+  readonly failure: SerializedFailure;
+}
+
+export type WorkerMessage = ChunkDoneMessage | ChunkFailedMessage | ChunkSkippedMessage | JobFailedMessage;
 
 /** A failure found in a worker, in a shape that survives structured clone. */
 export interface SerializedFailure {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { invalidArg } from './errors.js';
 import { compileInline } from './compile.js';
 import type { FnSpec } from './protocol.js';
@@ -57,7 +57,7 @@ function moduleUrl(module: string | URL): string {
 export function toFnSpec(fn: unknown): FnSpec {
   if (isTaskRef(fn)) {
     if (fn.module.startsWith('file:') && !existsSync(new URL(fn.module))) {
-      throw invalidArg('fn', 'a task() whose module exists', fn.module);
+      throw Object.assign(new TypeError(`Expected \`fn\` to be a task() whose module exists, but there is no file ${fileURLToPath(fn.module)}`), { code: 'ERR_INVALID_ARG' });
     }
     return { kind: 'module', url: fn.module, exportName: fn.exportName };
   }

@@ -45,9 +45,10 @@ export class WorkerHandle {
     this.threadId = this.#worker.threadId;
     debug('[%d] worker started', this.threadId);
     this.#worker.on('message', (message: WorkerMessage) => {
-      const k = this.held.findIndex((chunk) => chunk.jobId === message.jobId && chunk.chunkId === message.chunkId);
-      this.held.splice(k, 1);
-      if (this.held.length === 0) this.#worker.unref();
+      if (message.type !== MessageType.JOB_FAILED) {
+        this.held.splice(this.held.findIndex((chunk) => chunk.jobId === message.jobId && chunk.chunkId === message.chunkId), 1);
+        if (this.held.length === 0) this.#worker.unref();
+      }
       events.message(this, message);
     });
     this.#worker.on('error', (error) => { this.#error = error; });
@@ -56,6 +57,10 @@ export class WorkerHandle {
       debug('[%d] worker exited with code %d', this.threadId, code);
       events.exit(this, code, this.#stopping !== undefined, this.#error);
     });
+    // Only a worker with chunks in hand keeps the process alive (send() refs it): one that never
+    // got a chunk, because posting the call's setup failed, must not either. This comes after the
+    // listeners, because adding a 'message' listener refs the worker's port again.
+    this.#worker.unref();
   }
 
   /** True once we asked the thread to stop: it takes no more chunks. */

@@ -46,6 +46,7 @@ describe('Pool', () => {
         return (globalThis as any).process.getBuiltinModule?.('node:worker_threads')?.threadId ?? -1;
       }, { cores: 1, chunkSize: 1, callingThread: false });
       assert.equal(new Set(result.data).size, 1, 'every item ran on one thread');
+      assert.ok(result.data[0]! > 0, 'a worker thread, whose id we could read');
     } finally {
       await pool.close();
     }

@@ -102,7 +102,7 @@ describe("onError: 'collect'", () => {
       if (x % 25 === 3) throw new RangeError(`bad ${x}`);
       if (x === 60) return 'not a number' as never;
       return [x, -x];
-    }, { onError: 'collect', cores: 2, chunkSize: 10 });
+    }, { onError: 'collect', cores: 2, chunkSize: 10, callingThread: false });
     assert.deepEqual([result.rows, result.cols], [100, 2]);
     assert.deepEqual(result.errors.map((e) => e.index), [3, 28, 53, 60, 78]);
     for (const { index, error } of result.errors) {
@@ -125,7 +125,7 @@ describe("onError: 'collect'", () => {
   });
 
   test('when every item fails the rows are empty and every failure is listed', async () => {
-    const result = await parallelize([1, 2, 3], () => { throw new Error('no'); }, { onError: 'collect' });
+    const result = await parallelize([1, 2, 3], () => { throw new Error('no'); }, { onError: 'collect', callingThread: false });
     assert.deepEqual([result.rows, result.cols, result.errors.length], [3, 0, 3]);
   });
 
@@ -135,7 +135,7 @@ describe("onError: 'collect'", () => {
   });
 
   test('rows of different lengths still reject', async () => {
-    const error = await rejection(parallelize(items, (x: number) => (x === 50 ? [1, 2] : [1]), { onError: 'collect', cores: 1 }));
+    const error = await rejection(parallelize(items, (x: number) => (x === 50 ? [1, 2] : [1]), { onError: 'collect', cores: 1, callingThread: false }));
     assert.equal(error.code, 'ERR_RESULT_SHAPE');
   });
 });
@@ -148,7 +148,7 @@ describe('hostile errors thrown in a worker', () => {
       Object.defineProperty(e, '__proto__', { enumerable: true, value: { polluted: true } });
       (e as { cause?: unknown }).cause = e;
       throw e;
-    }));
+    }, { callingThread: false }));
     assert.equal(error.code, 'ERR_TASK_FAILED');
     assert.ok(error.message.length < 11_000);
     assert.equal(({} as { polluted?: boolean }).polluted, undefined);

@@ -46,15 +46,16 @@ describe('runChunk', () => {
   });
 
   test('awaits promises and only promises', async () => {
-    let sync = true;
-    const pending = runChunk(job((x) => x as number, [1, 2, 3]));
-    // A synchronous fn runs to the end before runChunk returns its promise.
+    let calls = 0;
+    const pending = runChunk(job((x) => { calls++; return x as number; }, [1, 2, 3]));
+    assert.equal(calls, 3, 'a synchronous fn ran every item before runChunk returned, never yielding');
     const outcome = await pending;
-    assert.ok(sync);
-    sync = false;
-    const asyncOutcome = await runChunk(job(async (x) => (x as number) * 2, [1, 2, 3]));
-    assert.deepEqual(asyncOutcome.status === 'done' && Array.from(asyncOutcome.values), [2, 4, 6]);
     assert.deepEqual(outcome.status === 'done' && Array.from(outcome.values), [1, 2, 3]);
+    let asyncCalls = 0;
+    const asyncPending = runChunk(job(async (x) => { asyncCalls++; await null; return (x as number) * 2; }, [1, 2, 3]));
+    assert.equal(asyncCalls, 1, 'an async fn is awaited before the next item starts');
+    const asyncOutcome = await asyncPending;
+    assert.deepEqual(asyncOutcome.status === 'done' && Array.from(asyncOutcome.values), [2, 4, 6]);
   });
 
   test('stops before the next item once cancelled', async () => {

@@ -9,7 +9,7 @@ import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { serializeError } from '../lib/errors.js';
 import {
-  MessageType, kRowsDoneField, kStatusIndexField, kStatusJobField,
+  MessageType, kStatusIndexField, kStatusJobField,
   type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
 import { itemReader, type ItemReader } from './items.js';
@@ -35,6 +35,17 @@ const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 const outputs = new Map<number, OutputSpec>();
 // Chunks run strictly one at a time, in arrival order, even when fn is async.
 let queue: Promise<void> = Promise.resolve();
+
+// An error that escapes fn's call (a throwing timer, a rejected promise fn did not await) would
+// end the thread, and be blamed on whichever item runs then. We blame the call that last ran here
+// instead, by name of what happened, and keep the thread.
+const onStray = (error: unknown): void => {
+  const cause = serializeError(error);
+  const message = `an error escaped fn's call (from a timer or a promise it did not await): ${cause.isError ? `${cause.name}: ${cause.message}` : cause.message}`;
+  port.postMessage({ type: MessageType.JOB_FAILED, jobId: status[kStatusJobField]!, failure: { code: 'ERR_TASK_FAILED', message, cause } } satisfies WorkerMessage);
+};
+process.on('uncaughtException', onStray);
+process.on('unhandledRejection', onStray);
 
 port.on('message', (message: MainMessage) => {
   switch (message.type) {
@@ -100,8 +111,6 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
       });
       debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (performance.now() - started).toFixed(1));
       if (outcome.status === 'done') {
-        // Count the rows before posting: the main thread may read the counter as soon as the message lands.
-        Atomics.add(job.control, kRowsDoneField, chunk.end - chunk.start);
         reply = {
           type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace,
           failures: outcome.failures, ...(outcome.list && { list: outcome.list }),
