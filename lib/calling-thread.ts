@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util';
 import { compileCached } from './compile.js';
-import { ParallelizeError } from './errors.js';
+import { cloneable, ParallelizeError } from './errors.js';
 import type { Input } from './input.js';
 import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
@@ -125,15 +125,6 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(itemNs, 1))));
   }
   return input.count;
-}
-
-function cloneable(value: unknown): boolean {
-  try {
-    structuredClone(value);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** What structured-cloning one of these items costs, in ns; Infinity when one cannot be cloned. */

@@ -166,7 +166,8 @@ function define(target: object, key: string, value: unknown, enumerable = false)
   Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable });
 }
 
-function cloneable(value: unknown): boolean {
+/** Whether `value` survives structured clone, as everything sent to or from a worker must. */
+export function cloneable(value: unknown): boolean {
   try {
     structuredClone(value);
     return true;

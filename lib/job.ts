@@ -1,4 +1,4 @@
-import { failureToError, ParallelizeError } from './errors.js';
+import { cloneable, failureToError, ParallelizeError } from './errors.js';
 import type { Input } from './input.js';
 import type { Matrix } from './matrix.js';
 import { allocateShared } from './memory.js';
@@ -187,16 +187,7 @@ export class Job {
 
   /** Finds which of a chunk's items cannot be sent to a worker, after `postMessage` said one cannot. */
   cloneFailure(chunk: RunChunkMessage, error: unknown): ParallelizeError {
-    const items = chunk.items ?? [];
-    let index = chunk.start;
-    for (let k = 0; k < items.length; k++) {
-      try {
-        structuredClone(items[k]);
-      } catch {
-        index = chunk.start + k;
-        break;
-      }
-    }
+    const index = chunk.start + Math.max(0, (chunk.items ?? []).findIndex((item) => !cloneable(item)));
     return new ParallelizeError('ERR_DATA_CLONE', `data[${index}] cannot be sent to a worker thread: ${(error as Error).message}`, { index, cause: error });
   }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert';
 import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { serializeError } from '../lib/errors.js';
+import { cloneable, serializeError } from '../lib/errors.js';
 import {
   MessageType, kStatusIndexField, kStatusJobField,
   type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
@@ -132,7 +132,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
   } catch (error) {
     // Only map() results can fail to clone; name the first one that does.
     const list = (reply as { list?: unknown[] }).list ?? [];
-    const k = list.findIndex((value) => { try { structuredClone(value); return false; } catch { return true; } });
+    const k = list.findIndex((value) => !cloneable(value));
     const index = chunk.start + Math.max(k, 0);
     port.postMessage({ type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: {
       code: 'ERR_DATA_CLONE', message: `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, index,
