@@ -1,7 +1,7 @@
 export { map, parallelize } from './parallelize.js';
 export { parallelizeSync } from './sync.js';
 export { createPool, Pool } from './pool.js';
-export type { CollectedArray, Data, ItemOf, Mapper, Row, TypedArray, ValueMapper } from './pool.js';
+export type { CollectedArray, CollectedMatrix, Data, ItemError, ItemOf, Mapper, Row, TypedArray, ValueMapper } from './types.js';
 export { task } from './task.js';
 export type { TaskRef } from './task.js';
 export { Matrix } from './matrix.js';
@@ -10,4 +10,3 @@ export { readNpy, toNpy, writeNpy } from './npy.js';
 export { ParallelizeError } from './errors.js';
 export type { ParallelizeErrorCode } from './errors.js';
 export type { CallOptions, ParallelizeOptions, PoolOptions, Progress, ResourceLimits } from './options.js';
-export type { CollectedMatrix, ItemError } from './job.js';

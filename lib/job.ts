@@ -1,4 +1,5 @@
 import { cloneable, failureToError, ParallelizeError } from './errors.js';
+import type { ItemError } from './types.js';
 import type { Input } from './input.js';
 import type { Matrix } from './matrix.js';
 import { allocateShared } from './memory.js';
@@ -11,16 +12,6 @@ import {
 import type { ChunkOutcome } from '../workers/run-chunk.js';
 
 let nextJobId = 1;
-
-/** One failed item of a call made with `onError: 'collect'`. */
-export interface ItemError {
-  readonly index: number;
-  /** A `ParallelizeError` with the item's `index`, and the thrown value as `cause`. */
-  readonly error: ParallelizeError;
-}
-
-/** The result of a call made with `onError: 'collect'`: failed rows hold `NaN`. */
-export type CollectedMatrix = Matrix & { readonly errors: readonly ItemError[] };
 
 export interface JobSettings {
   readonly input: Input;

@@ -1,7 +1,7 @@
-import type { CollectedMatrix } from './job.js';
 import type { Matrix } from './matrix.js';
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
-import { kRun, Pool, type CollectedArray, type Data, type ItemOf, type Mapper, type ValueMapper } from './pool.js';
+import { kRun, Pool } from './pool.js';
+import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import type { TaskRef } from './task.js';
 
 /**

@@ -2,7 +2,8 @@ import { debuglog } from 'node:util';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
 import { runOnCallingThread } from './calling-thread.js';
-import { Job, withErrors, type CollectedMatrix, type ItemError } from './job.js';
+import { Job, withErrors } from './job.js';
+import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import { Matrix } from './matrix.js';
 import { shareContext } from './memory.js';
 import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type Progress, type ResolvedOptions, type ResourceLimits } from './options.js';
@@ -12,34 +13,6 @@ import { toFnSpec, type TaskRef } from './task.js';
 import { WorkerHandle } from './worker-handle.js';
 
 const debug = debuglog('parallelize');
-
-/** A numeric view whose elements are items (`BigInt64Array` elements arrive as bigints). */
-export type TypedArray =
-  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array
-  | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
-
-/** What `fn` may return for one item: a number, an array-like of numbers, or a regular nested array of them. */
-export type Row = number | ArrayLike<number> | readonly Row[];
-
-/** The item `fn` receives for each kind of `data`. */
-export type ItemOf<Data> =
-  Data extends Matrix ? Float64Array
-    : Data extends BigInt64Array | BigUint64Array ? bigint
-      : Data extends TypedArray ? number
-        : Data extends readonly (infer Item)[] ? Item
-          : never;
-
-/** The function mapped over the items. It runs in a worker thread, so it must be self-contained. */
-export type Mapper<Item, Context = unknown> = (item: Item, index: number, context: Context) => Row | Promise<Row>;
-
-/** The function `map()` calls: like `Mapper`, but it may return any structured-cloneable value. */
-export type ValueMapper<Item, Result, Context = unknown> = (item: Item, index: number, context: Context) => Result;
-
-/** The result of `map()` with `onError: 'collect'`: failed items' slots are `undefined`. */
-export type CollectedArray<T> = T[] & { readonly errors: readonly ItemError[] };
-
-/** The data `parallelize` accepts: an Array, a typed array, or a `Matrix` (one item per row). */
-export type Data = readonly unknown[] | TypedArray | Matrix;
 
 // While a worker runs one chunk it holds the next, so it never waits for a round trip to us.
 const kChunksPerWorker = 2;

@@ -1,11 +1,11 @@
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
-import { withErrors, type CollectedMatrix } from './job.js';
+import { withErrors } from './job.js';
 import { kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
 import { allocateShared, isTypedArray, toShared } from './memory.js';
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
-import type { Data, ItemOf, Mapper } from './pool.js';
+import type { CollectedMatrix, Data, ItemOf, Mapper } from './types.js';
 import {
   kHeartbeatMs, kSilenceMs, kSyncHeartbeatField, kSyncRunning, kSyncStateField, kSyncFieldCount,
   type CoordinatorOutcome, type CoordinatorStartup,
