@@ -56,15 +56,15 @@ export function finishHere(estimate: Estimate): boolean {
  * compiled from its source, exactly as in a worker, so it sees the same empty scope, and the
  * context is a structured clone, as a worker gets. Array items are the caller's own, not clones:
  * cloning them would cost more than cheap work itself. Returns the index of the first item left
- * for the threads (the item count when none is).
+ * for the threads (the item count when none is), and what an item was measured to cost.
  */
-export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<number> {
+export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number }> {
   const fn = compileCached(source);
   let clonedContext: unknown;
   try {
     clonedContext = structuredClone(context);
   } catch {
-    return 0; // the threads report it as ERR_DATA_CLONE
+    return { start: 0 }; // the threads report it as ERR_DATA_CLONE
   }
   const getItem = itemReader(input.spec)(input.items, 0);
   const control = allocateShared(Int32Array, kControlFieldCount);
@@ -120,11 +120,11 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     const remaining = input.count - done;
     if (!finishHere({ remaining, itemNs, cloneNs, cores: Math.min(cores, remaining), coldStart })) {
       debug('job %d: items cost %s ns (clone %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), cloneNs.toFixed(0), done);
-      return done;
+      return { start: done, itemNs };
     }
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(itemNs, 1))));
   }
-  return input.count;
+  return { start: input.count };
 }
 
 /** What structured-cloning one of these items costs, in ns; Infinity when one cannot be cloned. */

@@ -98,10 +98,10 @@ export class Pool {
       // Not when the caller asked to be able to stop fn or bound its memory: on the calling
       // thread an endless loop could not be terminated, nor an allocation be limited.
       const here = spec.kind === 'inline' && options.callingThread && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
-      const start = here ? await runOnCallingThread(job, input, spec.source, context, cores, this.#workers.size === 0) : 0;
+      const { start, itemNs } = here ? await runOnCallingThread(job, input, spec.source, context, cores, this.#workers.size === 0) : { start: 0, itemNs: undefined };
       if (start < input.count && !job.settled) {
         job.takeNewOutput(); // when the calling thread found the shape, workers get the matrix with JOB_START
-        const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize);
+        const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize, itemNs);
         job.enqueue(chunks, start);
         debug('job %d: %d items, %d on the calling thread, the rest in %d chunks on up to %d workers', job.id, input.count, start, chunks.length, cores);
         this.#dispatch();

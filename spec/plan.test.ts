@@ -54,6 +54,22 @@ describe('planChunks', () => {
     assert.ok(chunks.length < 64, `${chunks.length} chunks`);
   });
 
+  test('a measured item cost sets a floor of 0.5 ms of work per chunk', () => {
+    const count = 1_000_000;
+    const cheap = planChunks(count, 2, 'auto', 50); // 0.5 ms / 50 ns = 10,000 items
+    assertCovers(cheap, count);
+    assert.ok(cheap.slice(0, -1).every((c) => c.end - c.start >= 10_000), 'only the last chunk is under the floor');
+    assert.ok(cheap.length < planChunks(count, 2, 'auto').length, 'fewer chunks than without a measured cost');
+  });
+
+  test('the measured floor never takes more than a quarter of a worker\'s share, nor applies to a fixed size', () => {
+    const sizes = planChunks(1000, 2, 'auto', 1).map((c) => c.end - c.start); // 0.5 ms / 1 ns would be 500,000
+    assert.ok(sizes.every((size, k) => k === sizes.length - 1 || size >= 125), 'floor capped at 1000 / (4 × 2)');
+    assert.ok(sizes.length >= 4, `${sizes.length} chunks still balance two workers`);
+    assert.deepEqual(planChunks(10, 2, 3, 1).map((c) => c.end - c.start), [3, 3, 3, 1]);
+    assert.deepEqual(planChunks(300, 2, 'auto', 1e9).at(-1)!.end - planChunks(300, 2, 'auto', 1e9).at(-1)!.start, 1, 'slow items keep single-item tails');
+  });
+
   test('fewer items than workers gives one chunk per item', () => {
     assert.deepEqual(planChunks(3, 8, 'auto').map((c) => c.end - c.start), [1, 1, 1]);
   });
