@@ -93,6 +93,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   let previousNs = Infinity;
   let cloneNs: number | undefined;
   const recentNs: number[] = [];
+  let cheapestNs = Infinity;
   // Batches double from a single item (the first may be slow), up to kStepMs of work each. After
   // kProbeMs we decide after every batch, from the cheapest of the last three batches: recent,
   // because items may grow costlier along the data (then we hand the rest over instead of running
@@ -108,6 +109,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     recentNs.push(batchNs);
     if (recentNs.length > 3) recentNs.shift();
     const itemNs = Math.min(...recentNs);
+    cheapestNs = Math.min(cheapestNs, batchNs);
     elapsed += spent;
     done = end;
     const warming = batchNs < 0.9 * previousNs && elapsed < kMaxProbeMs;
@@ -120,7 +122,9 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     const remaining = input.count - done;
     if (!finishHere({ remaining, itemNs, cloneNs, cores: Math.min(cores, remaining), coldStart })) {
       debug('job %d: items cost %s ns (clone %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), cloneNs.toFixed(0), done);
-      return { start: done, itemNs };
+      // Items that grow costlier along the data must not size the chunks: the tail would be
+      // cut into chunks sized for the cheap first items, and one core would finish long after.
+      return batchNs > 1.5 * cheapestNs ? { start: done } : { start: done, itemNs };
     }
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(itemNs, 1))));
   }

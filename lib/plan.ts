@@ -21,7 +21,7 @@ export const kMinChunkMs = 0.5;
  * self-scheduling: each chunk takes `ceil(remaining / (2 × workers))` items, so chunks start large
  * (few messages) and shrink towards the end (no worker idles while another finishes a big chunk),
  * never below `max(1, floor(count / (workers × 256)))`. When the calling thread has measured what one
- * item costs (`itemNs`), no chunk is shorter than 0.5 ms of work either (a message each way costs
+ * item costs (`itemNs`, given only when that cost was not growing), no chunk is shorter than 0.5 ms of work either (a message each way costs
  * tens of µs), though that floor never exceeds a quarter of a worker's share.
  *
  * Worked example: 1,000 items on 2 workers with `'auto'` (floor 1) gives 22 chunks of 250, 188, 141,
