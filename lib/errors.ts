@@ -154,6 +154,13 @@ export function shapeFailure(index: number, length: number, referenceIndex: numb
   };
 }
 
+/** The first item from `start` on that did not fail (`failed` lists failed items in index order): whose length others must match. */
+export function firstGood(start: number, failed: readonly number[]): number {
+  let index = start;
+  for (const failedIndex of failed) if (failedIndex === index) index++;
+  return index;
+}
+
 /** Turns a worker-side failure into the `ParallelizeError` the caller sees. */
 export function failureToError(failure: SerializedFailure): ParallelizeError {
   const options: { index?: number; cause?: unknown } = {};

@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { shapeFailure } from './errors.js';
+import { firstGood, shapeFailure } from './errors.js';
 import { Matrix } from './matrix.js';
 import type { Chunk } from './plan.js';
 import type { OutputSpec, SerializedFailure } from './protocol.js';
@@ -70,10 +70,3 @@ export class ResultAssembler {
   }
 }
 
-/** The first index from `start` on that is not in `failed`. */
-function firstGood(start: number, failed: readonly number[]): number {
-  const skip = new Set(failed);
-  let index = start;
-  while (skip.has(index)) index++;
-  return index;
-}
