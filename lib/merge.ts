@@ -34,7 +34,8 @@ export class ResultAssembler {
     this.#rowsPlaced += chunk.end - chunk.start;
     if (values === undefined) return undefined;
     if (cols === -1) {
-      this.#failedRows.push(...failed);
+      // A loop, not push(...failed): spreading 200,000 arguments overflows the stack.
+      for (const index of failed) this.#failedRows.push(index);
       return undefined;
     }
     if (this.#matrix === undefined) {

@@ -62,6 +62,11 @@ describe('review regressions', () => {
     assert.match(error.message, /RangeError: nobody awaited me$/);
   });
 
+  test('a chunk of 200,000 items that all fail in collect mode is listed, not an internal error', { timeout: 60_000 }, async () => {
+    const result = await parallelize(new Float64Array(200_000), () => { throw 'no'; }, { onError: 'collect', chunkSize: 200_000, cores: 1, callingThread: false });
+    assert.deepEqual([result.rows, result.cols, result.errors.length], [200_000, 0, 200_000]);
+  });
+
   test('map() on the calling thread returns copies, and refuses results a worker could not send', async () => {
     const items = [{ a: 1 }, { a: 2 }];
     const copies = await map(items, (item: { a: number }) => item);
