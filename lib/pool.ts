@@ -109,10 +109,7 @@ export class Pool {
         debug('job %d: all %d items on the calling thread', job.id, input.count);
       }
       const result = await job.promise;
-      if (report) {
-        clearInterval(ticker);
-        report(true);
-      }
+      report?.(true);
       return result;
     } finally {
       clearTimeout(timer);
