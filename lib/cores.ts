@@ -5,6 +5,7 @@ import { invalidArg } from './errors.js';
 /** Job schedulers' variables for the CPUs granted to this task, in the order we read them. */
 const kSchedulerVariables = ['SLURM_CPUS_PER_TASK', 'PBS_NCPUS', 'NCPUS', 'NSLOTS'] as const;
 
+/** @internal */
 export interface CoreSources {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** CPUs this process may run on (its affinity mask). */
@@ -31,7 +32,7 @@ export function availableCores(): number {
   return detectCores({ env: process.env, affinity: availableParallelism(), quota: cgroupQuota() });
 }
 
-/** `availableCores` from explicit sources, for tests. */
+/** @internal `availableCores` from explicit sources, for tests. */
 export function detectCores({ env, affinity, quota }: CoreSources): number {
   const override = env.PARALLELIZE_CORES;
   if (override !== undefined && override !== '') {
@@ -49,6 +50,7 @@ export function detectCores({ env, affinity, quota }: CoreSources): number {
 }
 
 /**
+ * @internal
  * The CPU quota of this process's cgroup and its parents, in CPUs: the smallest `quota / period`
  * found, from `cpu.max` (cgroup v2) or `cpu.cfs_quota_us` / `cpu.cfs_period_us` (v1).
  */

@@ -59,12 +59,12 @@ export class ParallelizeError extends Error {
 
 type ArgError = (TypeError | RangeError) & { code: 'ERR_INVALID_ARG' };
 
-/** A `TypeError` in the house style: ``Expected `what` to be <expected>, got `<value>` (<type>)``. */
+/** @internal A `TypeError` in the house style: ``Expected `what` to be <expected>, got `<value>` (<type>)``. */
 export function invalidArg(what: string, expected: string, value: unknown): ArgError {
   return withCode(new TypeError(`Expected \`${what}\` to be ${expected}, got ${describe(value)}`));
 }
 
-/** A `RangeError` for values of the right type but out of range, or arguments that conflict. */
+/** @internal A `RangeError` for values of the right type but out of range, or arguments that conflict. */
 export function outOfRange(message: string): ArgError {
   return withCode(new RangeError(message));
 }
@@ -73,7 +73,7 @@ function withCode(error: TypeError | RangeError): ArgError {
   return Object.assign(error, { code: 'ERR_INVALID_ARG' as const });
 }
 
-/** A short, single-line picture of a value and its type, for error messages. */
+/** @internal A short, single-line picture of a value and its type, for error messages. */
 export function describe(value: unknown): string {
   const type = value === null ? 'null' : Array.isArray(value) ? 'Array' : typeof value === 'object'
     ? (Object.getPrototypeOf(value)?.constructor?.name ?? 'object')
@@ -96,6 +96,7 @@ const kMaxProps = 64;
 const kUnsafeKeys = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
+ * @internal
  * Turns anything a worker may throw into plain data. Every property read is guarded, because a
  * hostile or broken error (a throwing getter, a circular cause) must not take the worker down with it.
  */
@@ -131,7 +132,7 @@ export function serializeError(thrown: unknown, depth = 0): SerializedError {
   };
 }
 
-/** Rebuilds an `Error` from `serializeError` data, without ever writing to a prototype. */
+/** @internal Rebuilds an `Error` from `serializeError` data, without ever writing to a prototype. */
 export function deserializeError(data: SerializedError): unknown {
   if (!data.isError) return 'value' in data ? data.value : data.message;
   const error = new Error(data.message);
@@ -144,7 +145,7 @@ export function deserializeError(data: SerializedError): unknown {
   return error;
 }
 
-/** The message for two items whose results differ in length; workers and the merge both use it. */
+/** @internal The message for two items whose results differ in length; workers and the merge both use it. */
 export function shapeFailure(index: number, length: number, referenceIndex: number, referenceLength: number): SerializedFailure {
   return {
     code: 'ERR_RESULT_SHAPE',
@@ -154,14 +155,14 @@ export function shapeFailure(index: number, length: number, referenceIndex: numb
   };
 }
 
-/** The first item from `start` on that did not fail (`failed` lists failed items in index order): whose length others must match. */
+/** @internal The first item from `start` on that did not fail (`failed` lists failed items in index order): whose length others must match. */
 export function firstGood(start: number, failed: readonly number[]): number {
   let index = start;
   for (const failedIndex of failed) if (failedIndex === index) index++;
   return index;
 }
 
-/** Turns a worker-side failure into the `ParallelizeError` the caller sees. */
+/** @internal Turns a worker-side failure into the `ParallelizeError` the caller sees. */
 export function failureToError(failure: SerializedFailure): ParallelizeError {
   const options: { index?: number; cause?: unknown } = {};
   if (failure.index !== undefined) options.index = failure.index;
@@ -173,7 +174,7 @@ function define(target: object, key: string, value: unknown, enumerable = false)
   Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable });
 }
 
-/** Whether `value` survives structured clone, as everything sent to or from a worker must. */
+/** @internal Whether `value` survives structured clone, as everything sent to or from a worker must. */
 export function cloneable(value: unknown): boolean {
   try {
     structuredClone(value);

@@ -1,7 +1,7 @@
 /**
- * Where the worker bootstrap is: beside this file after the build (dist/lib → dist/workers).
- * It is its own module, kept out of the bundle, so that the bundle has no `import.meta`: tsx
- * rewrites files that do, and drops their source maps (and with them our coverage report).
+ * Where the worker bootstrap is: beside the bundle after the build (dist/lib → dist/workers).
+ * The library's only `import.meta`, kept in one place because the CommonJS bundle replaces it
+ * (see scripts/build.ts): tsx rewrites files that use it, and drops their source maps.
  */
 export const kBootstrapUrl = new URL('../workers/bootstrap.js', import.meta.url).href;
 

@@ -93,6 +93,7 @@ export interface Progress {
 /** Options of `parallelize()`: those of a call, plus those of the pool it starts. */
 export interface ParallelizeOptions<Context = unknown> extends CallOptions<Context>, PoolOptions {}
 
+/** @internal */
 export interface ResolvedOptions {
   readonly cores: number;
   readonly chunkSize: number | 'auto';
@@ -110,10 +111,12 @@ const kLimitKeys = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeR
 // setTimeout's own limit: anything longer fires at once.
 const kMaxTimeout = 2 ** 31 - 1;
 
+/** @internal */
 export function defaultCores(): number {
   return availableCores();
 }
 
+/** @internal */
 export function resolvePoolOptions(options: unknown, keys: readonly string[] = kPoolKeys): { cores: number; resourceLimits: ResourceLimits | undefined } {
   const checked = checkKeys(options, keys) as Partial<Record<(typeof kPoolKeys)[number], unknown>>;
   return {
@@ -122,14 +125,14 @@ export function resolvePoolOptions(options: unknown, keys: readonly string[] = k
   };
 }
 
-/** The options `parallelize()` accepts: a call's and a pool's. */
+/** @internal The options `parallelize()` accepts: a call's and a pool's. */
 export function resolveOneShotOptions(options: unknown): { pool: ReturnType<typeof resolvePoolOptions>; call: ResolvedOptions } {
   const keys = [...kCallKeys, 'resourceLimits'];
   const pool = resolvePoolOptions(options, keys);
   return { pool, call: resolveOptions(options, pool.cores, keys) };
 }
 
-/** Validates call options; `cores` falls back to `maxCores` (the pool's size). */
+/** @internal Validates call options; `cores` falls back to `maxCores` (the pool's size). */
 export function resolveOptions(options: unknown, maxCores: number, keys: readonly string[] = kCallKeys): ResolvedOptions {
   const checked = checkKeys(options, keys, { resourceLimits: 'it is set when the pool is made: createPool({ resourceLimits })' }) as
     Partial<Record<(typeof kCallKeys)[number], unknown>>;

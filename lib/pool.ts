@@ -18,9 +18,9 @@ const debug = debuglog('parallelize');
 const kChunksPerWorker = 2;
 /** How often `onProgress` may be called, at most. */
 const kProgressIntervalMs = 100;
-/** After a timeout or abort, how long a worker may go on with its current item before we terminate it. */
+/** @internal After a timeout or abort, how long a worker may go on with its current item before we terminate it. */
 export const kStopGraceMs = 100;
-/** Runs a call with options already checked: `parallelize()` checks them itself. */
+/** @internal Runs a call with options already checked: `parallelize()` checks them itself. */
 export const kRun = Symbol('run');
 
 /**

@@ -38,6 +38,7 @@ export function task<F = (...args: never[]) => unknown>(module: string | URL, ex
   return { [kTaskRef]: true, module: moduleUrl(module), exportName };
 }
 
+/** @internal */
 export function isTaskRef(value: unknown): value is TaskRef {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kTaskRef] === true;
 }
@@ -51,6 +52,7 @@ function moduleUrl(module: string | URL): string {
 }
 
 /**
+ * @internal
  * What workers need to find `fn`. Inline functions travel as source and must be self-contained;
  * we compile them here once too, so a syntax problem is reported before any thread starts.
  */

@@ -3,19 +3,27 @@
  * than a tree of modules (import went from ~20 ms to ~4 ms), which is most of what a short
  * one-shot call costs. Types come from `tsc` (see the `build` script).
  *
- *   dist/lib/index.js         the ESM entry (with dist/lib/location.js)
- *   dist/lib/index.cjs        the CommonJS entry
- *   dist/workers/bootstrap.js what each worker thread runs (ESM)
+ *   dist/lib/index.cjs          the library: one CommonJS bundle, for `require` and `import` alike
+ *   dist/lib/index.js           the ESM entry: named re-exports of index.cjs
+ *   dist/workers/bootstrap.js   what each worker thread runs (ESM)
  *   dist/workers/coordinator.js the thread that runs a parallelizeSync call
- *   dist/lib/bin.js           the `parallelize` command (it imports index.js)
- *   dist/cjs/lib, dist/cjs/workers: the types again, for CommonJS: TypeScript reads a .d.ts as ESM or
- *                             CommonJS by its nearest package.json, so they sit under a "commonjs" one
+ *   dist/lib/bin.js             the `parallelize` command (it imports index.js)
+ *   dist/types/                 the declarations reachable from the public entry, under a "commonjs"
+ *                               package.json because they describe index.cjs; dist/lib/index.d.ts
+ *                               re-exports them for ESM consumers
+ *
+ * One implementation rather than an ESM and a CommonJS copy: a process that loads the library
+ * both ways (an app in ESM, a dependency in CommonJS) shares one ParallelizeError class and one
+ * set of pools, and the package is half the size. Node can always import CommonJS; only
+ * recent Node versions can require ESM.
  *
  * Source maps (not shipped) let c8 report coverage of lib/ and workers/. The bundles must not
  * contain a dynamic import() or `import.meta`: tsx, which runs the specs, rewrites any file that
- * does and drops its source map (so location.ts stays a module of its own).
+ * does and drops its source map (location.ts holds the only `import.meta`, replaced below).
  */
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 
 // Whitespace and syntax are minified, names are not: a user's stack trace should still read.
@@ -25,29 +33,40 @@ const common: BuildOptions = {
 };
 
 await Promise.all([
-  // location.ts stays a module of its own: it holds the bundle's only `import.meta` (see the file).
-  build({ ...common, entryPoints: ['lib/index.ts'], format: 'esm', outfile: 'dist/lib/index.js', external: ['./location.js'] }),
-  build({ ...common, entryPoints: ['lib/location.ts'], format: 'esm', outfile: 'dist/lib/location.js' }),
-  build({ ...common, entryPoints: ['workers/bootstrap.ts'], format: 'esm', outfile: 'dist/workers/bootstrap.js' }),
-  // The coordinator of parallelizeSync runs the library itself, from the ESM entry.
-  build({ ...common, entryPoints: ['workers/coordinator.ts'], format: 'esm', outfile: 'dist/workers/coordinator.js', external: ['../lib/index.js'] }),
-  build({
-    ...common, entryPoints: ['lib/bin.ts'], format: 'esm', outfile: 'dist/lib/bin.js', external: ['./index.js'],
-    banner: { js: '#!/usr/bin/env node' },
-  }),
   build({
     ...common,
     entryPoints: ['lib/index.ts'],
     format: 'cjs',
     outfile: 'dist/lib/index.cjs',
-    // CommonJS has no import.meta; the bootstrap is found relative to this file all the same.
+    // CommonJS has no import.meta; the worker scripts are found relative to this file all the same.
     define: { 'import.meta.url': 'importMetaUrl' },
     banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   }),
+  build({ ...common, entryPoints: ['workers/bootstrap.ts'], format: 'esm', outfile: 'dist/workers/bootstrap.js' }),
+  // The coordinator of parallelizeSync runs the library itself, from the public entry.
+  build({ ...common, entryPoints: ['workers/coordinator.ts'], format: 'esm', outfile: 'dist/workers/coordinator.js', external: ['../lib/index.js'] }),
+  build({
+    ...common, entryPoints: ['lib/bin.ts'], format: 'esm', outfile: 'dist/lib/bin.js', external: ['./index.js'],
+    banner: { js: '#!/usr/bin/env node' },
+  }),
 ]);
 
+// The ESM entry names every export, so that `import { x }` is checked when the module links.
+const names = Object.keys(createRequire(import.meta.url)('../dist/lib/index.cjs') as object).sort();
+writeFileSync('dist/lib/index.js', `import lib from './index.cjs';\nexport const { ${names.join(', ')} } = lib;\n`);
+
+// Declarations: keep those the public entry reaches, under dist/types (CommonJS, like index.cjs).
+const reached = new Set<string>();
+const visit = (file: string): void => {
+  if (reached.has(file) || !existsSync(file)) return;
+  reached.add(file);
+  for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()'(\.{1,2}\/[^']+)\.js'/g)) visit(resolve(dirname(file), `${spec}.d.ts`));
+};
+visit(resolve('dist/types/lib/index.d.ts'));
 for (const dir of ['lib', 'workers']) {
-  mkdirSync(`dist/cjs/${dir}`, { recursive: true });
-  for (const file of readdirSync(`dist/${dir}`).filter((name) => name.endsWith('.d.ts'))) copyFileSync(`dist/${dir}/${file}`, `dist/cjs/${dir}/${file}`);
+  for (const name of readdirSync(`dist/types/${dir}`)) if (!reached.has(resolve(`dist/types/${dir}/${name}`))) rmSync(`dist/types/${dir}/${name}`);
+  if (readdirSync(`dist/types/${dir}`).length === 0) rmSync(`dist/types/${dir}`, { recursive: true });
 }
-writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
+writeFileSync('dist/types/package.json', '{ "type": "commonjs" }\n');
+writeFileSync('dist/lib/index.d.ts', `export * from '${relative('dist/lib', 'dist/types/lib/index.js')}';\n`);
+console.log(`dist: ${names.length} exports; declarations: ${[...reached].map((file) => relative('dist/types', file)).join(', ')}`);

@@ -48,6 +48,20 @@ describe('the packed package', { timeout: 120_000 }, () => {
     assert.deepEqual(JSON.parse(run(process.execPath, ['--import', 'tsx', 'main.ts'])), [[2, 4, 6], [4, 9]]);
   });
 
+  test('is one library whether imported or required: one error class, one Matrix class', () => {
+    writeFileSync(join(work, 'both.mjs'), `
+      import { createRequire } from 'node:module';
+      import * as esm from '@parallelize/core';
+      const cjs = createRequire(import.meta.url)('@parallelize/core');
+      const failure = await cjs.parallelize([1], (x) => { throw new Error('no'); }, { callingThread: false }).catch((error) => error);
+      console.log(JSON.stringify({
+        sameError: esm.ParallelizeError === cjs.ParallelizeError, sameMatrix: esm.Matrix === cjs.Matrix,
+        caught: failure instanceof esm.ParallelizeError, code: failure.code, exports: Object.keys(esm).sort().join() === Object.keys(cjs).sort().join(),
+      }));
+    `);
+    assert.deepEqual(JSON.parse(run(process.execPath, ['both.mjs'])), { sameError: true, sameMatrix: true, caught: true, code: 'ERR_TASK_FAILED', exports: true });
+  });
+
   test('has types that TypeScript accepts from ESM and from CommonJS consumers', () => {
     mkdirSync(join(work, 'node_modules', '@types'), { recursive: true });
     symlinkSync(join(root, 'node_modules', '@types', 'node'), join(work, 'node_modules', '@types', 'node'), 'dir');
