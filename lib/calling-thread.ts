@@ -4,6 +4,7 @@ import { cloneable, ParallelizeError } from './errors.js';
 import type { Input } from './input.js';
 import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
+import { packRecords } from './records.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader } from '../workers/items.js';
 import { runChunk } from '../workers/run-chunk.js';
@@ -28,8 +29,8 @@ export interface Estimate {
   readonly remaining: number;
   /** Measured cost of fn per item on the calling thread, in ns. */
   readonly itemNs: number;
-  /** Measured cost of structured-cloning one item, in ns (0 for shared-memory input). */
-  readonly cloneNs: number;
+  /** Measured cost of sending one item to a worker, both ends, in ns: a structured clone, or packing and unpacking it (0 for shared-memory input). */
+  readonly sendNs: number;
   /** Threads that would run the rest. */
   readonly cores: number;
   /** Whether those threads would have to be started first. */
@@ -39,14 +40,14 @@ export interface Estimate {
 /**
  * Whether the calling thread should finish a call itself: when the rest would take it no longer
  * than threads would. Threads cost a fixed start (or a warm call) plus a per-item overhead, and
- * for Array input the calling thread must also serialize every item (about half of a clone),
- * which no number of threads makes faster.
+ * for Array input the calling thread must also serialize or pack every item (about half of the cost
+ * of sending it), which no number of threads makes faster.
  */
 export function finishHere(estimate: Estimate): boolean {
-  const { remaining, itemNs, cloneNs, cores, coldStart } = estimate;
+  const { remaining, itemNs, sendNs, cores, coldStart } = estimate;
   const hereMs = (remaining * itemNs) / 1e6;
-  const serializeMs = (remaining * cloneNs) / 2 / 1e6;
-  const computeMs = (remaining * (itemNs + kItemOverheadNs + cloneNs / 2)) / cores / 1e6;
+  const serializeMs = (remaining * sendNs) / 2 / 1e6;
+  const computeMs = (remaining * (itemNs + kItemOverheadNs + sendNs / 2)) / cores / 1e6;
   return hereMs <= (coldStart ? kThreadStartMs : kWarmCallMs) + Math.max(serializeMs, computeMs);
 }
 
@@ -91,7 +92,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   let done = 0;
   let elapsed = 0;
   let previousNs = Infinity;
-  let cloneNs: number | undefined;
+  let sendNs: number | undefined;
   const recentNs: number[] = [];
   let cheapestNs = Infinity;
   // Batches double from a single item (the first may be slow), up to kStepMs of work each. After
@@ -118,10 +119,10 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
       batch *= 2;
       continue;
     }
-    cloneNs ??= input.items === undefined ? 0 : timeClone(input.items.slice(done, done + 64));
+    sendNs ??= timeSending(input, done);
     const remaining = input.count - done;
-    if (!finishHere({ remaining, itemNs, cloneNs, cores: Math.min(cores, remaining), coldStart })) {
-      debug('job %d: items cost %s ns (clone %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), cloneNs.toFixed(0), done);
+    if (!finishHere({ remaining, itemNs, sendNs, cores: Math.min(cores, remaining), coldStart })) {
+      debug('job %d: items cost %s ns (sending %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), sendNs.toFixed(0), done);
       // Items that grow costlier along the data must not size the chunks: the tail would be
       // cut into chunks sized for the cheap first items, and one core would finish long after.
       return batchNs > 1.5 * cheapestNs ? { start: done } : { start: done, itemNs };
@@ -131,13 +132,22 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   return { start: input.count };
 }
 
-/** What structured-cloning one of these items costs, in ns; Infinity when one cannot be cloned. */
-function timeClone(items: readonly unknown[]): number {
+/**
+ * What sending one of the next items to a worker costs, in ns: packing it twice over (packing and
+ * unpacking cost about the same) for records, else a structured clone; Infinity when one cannot
+ * be sent. Packing writes the items' own slots, which their chunk will write again.
+ */
+function timeSending(input: Input, from: number): number {
+  if (input.items === undefined) return 0;
+  const end = Math.min(input.count, from + 64);
   const started = performance.now();
+  if (input.spec.kind === 'records' && packRecords(input.spec.records, input.items, from, end)) {
+    return (2 * (performance.now() - started) * 1e6) / (end - from);
+  }
   try {
-    structuredClone(items);
+    structuredClone(input.items.slice(from, end));
   } catch {
     return Infinity;
   }
-  return ((performance.now() - started) * 1e6) / items.length;
+  return ((performance.now() - started) * 1e6) / (end - from);
 }

@@ -2,37 +2,48 @@ import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
 import { isTypedArray, packRagged, toShared } from './memory.js';
 import type { InputSpec, SharedTypedArray } from './protocol.js';
+import { packRecords, recordsFor } from './records.js';
 
 /** The caller's data, ready to be read by workers. */
 export interface Input {
   readonly count: number;
   /** What every worker gets once per call. */
   readonly spec: InputSpec;
-  /** For `array` inputs: the items of rows [start, end), sent with each chunk. */
+  /** For Array inputs: the caller's items. */
   readonly items?: readonly unknown[];
+  /** What travels with the chunk of rows [start, end): clones of its items, or nothing when workers read them from shared memory. */
+  chunkItems(start: number, end: number): unknown[] | undefined;
 }
+
+const inShared = (): undefined => undefined;
 
 /**
  * Classifies `data` and moves typed values into shared memory (at most one copy per call).
+ * `allocate` gives the buffer that Array items of one simple shape are packed into (records.ts).
  * Throws an `ERR_INVALID_ARG` error that names the offending item.
  */
-export function prepareInput(data: unknown): Input {
+export function prepareInput(data: unknown, allocate: (bytes: number) => SharedArrayBuffer = (bytes) => new SharedArrayBuffer(bytes)): Input {
   if (data instanceof Matrix) {
     checkAttached('data.data', data.data);
-    return { count: data.rows, spec: { kind: 'matrix', values: toShared(data.data), cols: data.cols } };
+    return { count: data.rows, spec: { kind: 'matrix', values: toShared(data.data), cols: data.cols }, chunkItems: inShared };
   }
   if (isTypedArray(data)) {
     checkAttached('data', data);
-    return { count: data.length, spec: { kind: 'typed', values: toShared(data) } };
+    return { count: data.length, spec: { kind: 'typed', values: toShared(data) }, chunkItems: inShared };
   }
   if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
   checkDense(data);
   if (data.length > 0 && isTypedArray(data[0])) {
     checkOneKind(data);
     const { values, offsets } = packRagged(data as SharedTypedArray[]);
-    return { count: data.length, spec: { kind: 'ragged', values, offsets } };
+    return { count: data.length, spec: { kind: 'ragged', values, offsets }, chunkItems: inShared };
   }
-  return { count: data.length, spec: { kind: 'array' }, items: data };
+  const records = data.length > 0 ? recordsFor(data[0], data.length, allocate) : undefined;
+  if (records === undefined) return { count: data.length, spec: { kind: 'array' }, items: data, chunkItems: (start, end) => data.slice(start, end) };
+  return {
+    count: data.length, spec: { kind: 'records', records }, items: data,
+    chunkItems: (start, end) => (packRecords(records, data, start, end) ? undefined : data.slice(start, end)),
+  };
 }
 
 /** A detached buffer reads as empty; we refuse it rather than return an empty result for data that was moved away. */

@@ -104,10 +104,10 @@ export class Job {
     return output;
   }
 
-  /** The next chunk's message; the items of `array` inputs are cloned when it is posted. */
+  /** The next chunk's message; Array items sent with it are cloned when it is posted. */
   takeChunk(): RunChunkMessage {
     const { id, start, end } = this.#queue.shift()!;
-    const items = this.#input.items?.slice(start, end);
+    const items = this.#input.chunkItems(start, end);
     return { type: MessageType.RUN_CHUNK, jobId: this.id, chunkId: id, start, end, ...(items && { items }) };
   }
 

@@ -5,7 +5,7 @@ import { runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors } from './job.js';
 import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import { Matrix } from './matrix.js';
-import { shareContext } from './memory.js';
+import { shareContext, SpareBuffer } from './memory.js';
 import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type Progress, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
 import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
@@ -43,6 +43,8 @@ export class Pool {
   readonly #jobs: Job[] = [];
   /** Every call some worker still knows about, settled or not. */
   readonly #jobsById = new Map<number, Job>();
+  /** Lent to each call in turn for packing its Array items. */
+  readonly #spare = new SpareBuffer();
   #closing: Promise<void> | undefined;
 
   /** @internal Use `createPool()`. */
@@ -78,7 +80,7 @@ export class Pool {
     const spec = toFnSpec(fn);
     const { signal, timeout } = options;
     if (signal?.aborted) throw signal.reason;
-    const input = prepareInput(data);
+    const input = prepareInput(data, (bytes) => this.#spare.take(bytes));
     if (input.count === 0) {
       const empty = keepValues ? [] : Matrix.alloc(0, 0);
       return options.collect ? withErrors(empty, []) : empty;
@@ -118,6 +120,8 @@ export class Pool {
       this.#jobs.splice(this.#jobs.indexOf(job), 1);
       for (const worker of this.#workers) this.#release(job, worker);
       this.#forgetIfDone(job);
+      // A thread may still be finishing an item of a failed call; what it reads then is discarded.
+      if (input.spec.kind === 'records') this.#spare.give(input.spec.records.values.buffer as SharedArrayBuffer);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { PackedRecords } from './records.js';
 /**
  * The wire protocol between the main thread and the worker bootstrap.
  * Both `lib/` and `workers/` import this file; it holds types and constants only.
@@ -41,6 +42,8 @@ export type FnSpec =
 export type InputSpec =
   /** Items travel inside each RUN_CHUNK message. */
   | { readonly kind: 'array' }
+  /** Items of one simple shape, packed in shared memory per chunk (see records.ts); a chunk sent with items reads those instead. */
+  | { readonly kind: 'records'; readonly records: PackedRecords }
   /** Item `i` is `values[i]`. */
   | { readonly kind: 'typed'; readonly values: SharedTypedArray }
   /** Item `i` is row `i` of a row-major `Float64Array`. */

@@ -9,7 +9,7 @@ import { rejection, steadyThreadCount, threadCount } from './helpers.ts';
 type WithBuiltins = { getBuiltinModule(id: 'node:worker_threads'): { threadId: number } };
 
 describe('finishHere', () => {
-  const base = { cloneNs: 0, cores: 2, coldStart: false };
+  const base = { sendNs: 0, cores: 2, coldStart: false };
   test('keeps cheap work when threads must first be started', () => {
     assert.equal(finishHere({ ...base, remaining: 16, itemNs: 100, coldStart: true }), true);
     // Work just under the cost of starting threads stays; twice that goes.
@@ -23,8 +23,8 @@ describe('finishHere', () => {
   });
 
   test('keeps Array items whose cloning costs more than fn', () => {
-    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 100, cloneNs: 1000 }), true);
-    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 5000, cloneNs: 1000 }), false);
+    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 100, sendNs: 1000 }), true);
+    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 5000, sendNs: 1000 }), false);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { InputSpec } from '../lib/protocol.js';
+import { recordReader } from '../lib/records.js';
 
 /** Reads item `index` of a chunk; `items` holds the chunk's own items for `array` inputs. */
 export type ItemReader = (items: readonly unknown[] | undefined, start: number) => (index: number) => unknown;
@@ -8,6 +9,10 @@ export function itemReader(input: InputSpec): ItemReader {
   switch (input.kind) {
     case 'array':
       return (items, start) => (index) => items![index - start];
+    case 'records': {
+      const unpack = recordReader(input.records);
+      return (items, start) => (items === undefined ? unpack : (index) => items[index - start]);
+    }
     case 'typed':
       return () => (index) => input.values[index];
     case 'matrix':

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { inspect } from 'node:util';
+import { createPool, map } from '@parallelize/core';
+import { prepareInput } from '../lib/input.ts';
+import { kMaxSpareBytes, SpareBuffer } from '../lib/memory.ts';
+import { packRecords, recordReader, recordsFor } from '../lib/records.ts';
+
+const fresh = (bytes: number) => new SharedArrayBuffer(bytes);
+
+/** Packs `items` and reads every one back, as a worker would. */
+function roundTrip(items: readonly unknown[]): unknown[] {
+  const records = recordsFor(items[0], items.length, fresh);
+  assert.ok(records, 'the items pack');
+  assert.equal(packRecords(records, items, 0, items.length), true);
+  const read = recordReader(records);
+  return items.map((_, i) => read(i));
+}
+
+describe('packed Array items (records)', () => {
+  test('plain objects of numbers and Arrays of numbers come back equal, keys in order', () => {
+    const items = [
+      { id: 0, values: [1.5, -0, NaN], weight: Infinity },
+      { id: 1, values: [2, 3, -4e300], weight: -1 },
+    ];
+    const back = roundTrip(items);
+    assert.deepEqual(back, items);
+    assert.deepEqual(back.map((item) => Object.keys(item as object)), items.map((item) => Object.keys(item)));
+    assert.ok(Object.is((back[0] as { values: number[] }).values[1], -0), '-0 stays -0');
+    assert.notEqual(back[0], items[0], 'a fresh object, not the caller\'s');
+  });
+
+  test('Arrays of numbers, and objects with integer-like keys, come back equal', () => {
+    assert.deepEqual(roundTrip([[1, 2], [3, 4], [5, 6]]), [[1, 2], [3, 4], [5, 6]]);
+    const items = [{ b: 1, 2: 3, a: [] as number[] }, { b: 4, 2: 5, a: [] as number[] }];
+    assert.deepEqual(roundTrip(items), items);
+  });
+
+  test('does not pack shapes it cannot rebuild exactly', () => {
+    class Point { x = 1; }
+    const sparse = [1, , 3];
+    for (const first of [new Point(), { x: 'text' }, { x: 1n }, { x: { y: 1 } }, { x: new Float64Array(2) }, sparse,
+      JSON.parse('{ "__proto__": 1 }'), {}, [], Object.create(null), { x: Object.assign(new (class extends Array {})(), [1]) }, 5, null]) {
+      assert.equal(recordsFor(first, 3, fresh), undefined, `${inspect(first)} should not pack`);
+    }
+  });
+
+  test('refuses a chunk holding an item of another shape', () => {
+    const first = { id: 1, values: [1, 2] };
+    const others = [
+      { id: 2, values: [1, 2], extra: 0 }, { id: 2 }, { values: [1, 2], id: 2 }, { id: 2, values: [1, 2, 3] },
+      { id: 2, values: [1, '2'] }, { id: 2, values: [1, , ] }, { id: '2', values: [1, 2] }, Object.assign(Object.create({ id: 2 }), { values: [1, 2] }), null, 7,
+    ];
+    for (const other of others) {
+      const records = recordsFor(first, 2, fresh)!;
+      assert.equal(packRecords(records, [first, other], 0, 2), false, `${inspect(other)} should not pack with ${inspect(first)}`);
+    }
+  });
+
+  test('an Array input of one shape sends no clones with its chunks; a chunk with a stray item sends its items', () => {
+    const items = Array.from({ length: 6 }, (_, id) => ({ id, values: [id, id * 2] }));
+    const uniform = prepareInput(items);
+    assert.equal(uniform.spec.kind, 'records');
+    assert.equal(uniform.chunkItems(0, 6), undefined);
+    const mixed = prepareInput([...items.slice(0, 3), { id: 3, values: [3] }, ...items.slice(4)]);
+    assert.equal(mixed.chunkItems(0, 3), undefined);
+    assert.deepEqual(mixed.chunkItems(2, 5), [items[2], { id: 3, values: [3] }, items[4]]);
+  });
+
+  test('workers see the same items whether packed or cloned, in any mix', async () => {
+    const items: unknown[] = Array.from({ length: 3000 }, (_, id) => ({ id, values: [id / 3, -id, id % 7] }));
+    items[1700] = { id: 1700, values: [1, 2], note: 'another shape' };
+    items[2900] = { values: [0, 0, 0], id: 2900 };
+    const seen = await map(items, (item: unknown) => item, { cores: 2, chunkSize: 100, callingThread: false });
+    assert.deepEqual(seen, items);
+  });
+
+  test('a pool reuses its packing memory across calls, and results stay right', async () => {
+    await using pool = createPool({ cores: 2 });
+    for (let call = 0; call < 3; call++) {
+      const items = Array.from({ length: 2000 }, (_, id) => [id, call, id * call]);
+      const sums = await pool.parallelize(items, (row: number[]) => row[0]! + row[1]! + row[2]!, { callingThread: false });
+      assert.deepEqual(Array.from(sums.data), items.map(([a, b, c]) => a! + b! + c!));
+    }
+  });
+});
+
+describe('SpareBuffer', () => {
+  test('lends the buffer given back when it is big enough, once at a time', () => {
+    const spare = new SpareBuffer();
+    const first = spare.take(1024);
+    spare.give(first);
+    assert.equal(spare.take(512), first);
+    assert.notEqual(spare.take(512), first, 'a second caller gets its own buffer while the first holds it');
+    spare.give(first);
+    assert.notEqual(spare.take(2048), first, 'too small: a new one');
+  });
+
+  test('keeps the biggest buffer given back, and none over the cap', () => {
+    const spare = new SpareBuffer();
+    const small = new SharedArrayBuffer(8);
+    const big = new SharedArrayBuffer(64);
+    spare.give(big);
+    spare.give(small);
+    assert.equal(spare.take(8), big);
+    spare.give(new SharedArrayBuffer(kMaxSpareBytes + 8));
+    assert.ok(spare.take(8).byteLength < kMaxSpareBytes);
+  });
+});
