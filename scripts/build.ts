@@ -51,9 +51,16 @@ await Promise.all([
   }),
 ]);
 
-// The ESM entry names every export, so that `import { x }` is checked when the module links.
+// The ESM entry names every export, so that `import { x }` is checked when the module links. It
+// loads the bundle with require(): `import` of a CommonJS file first scans it for export names
+// with Node's lexer, which made import ~15 ms slower and delayed the process's exit by ~50 ms.
 const names = Object.keys(createRequire(import.meta.url)('../dist/lib/index.cjs') as object).sort();
-writeFileSync('dist/lib/index.js', `import lib from './index.cjs';\nexport const { ${names.join(', ')} } = lib;\n`);
+writeFileSync('dist/lib/index.js', [
+  "import { createRequire } from 'node:module';",
+  "const lib = createRequire(import.meta.url)('./index.cjs');",
+  `export const { ${names.join(', ')} } = lib;`,
+  '',
+].join('\n'));
 
 // Declarations: keep those the public entry reaches, under dist/types (CommonJS, like index.cjs).
 const reached = new Set<string>();
