@@ -72,6 +72,12 @@ export class Job {
     });
   }
 
+  /** The shared memory this call's Array items are packed into, if they are. */
+  get packed(): SharedArrayBuffer | undefined {
+    const { spec } = this.#input;
+    return spec.kind === 'records' ? spec.records.values.buffer as SharedArrayBuffer : undefined;
+  }
+
   get settled(): boolean {
     return this.#settled;
   }
@@ -174,6 +180,12 @@ export class Job {
     // Workers read this flag before each item, so they drop the rest of our chunks at once.
     Atomics.store(this.#control, kCancelledField, 1);
     this.#reject(error);
+  }
+
+  /** Cancels a call whose caller already got another error: workers drop its chunks, and nothing awaits its promise. */
+  abandon(): void {
+    this.promise.catch(() => {});
+    this.fail(new ParallelizeError('ERR_INTERNAL', 'The call was abandoned'));
   }
 
   /** Finds which of a chunk's items cannot be sent to a worker, after `postMessage` said one cannot. */

@@ -38,6 +38,7 @@ export const kMaxSpareBytes = 64 * 2 ** 20;
  */
 export class SpareBuffer {
   #spare: SharedArrayBuffer | undefined;
+  #disposed = false;
 
   /** A buffer of at least `bytes`: the spare one when it is free and big enough. Not zero-filled. */
   take(bytes: number): SharedArrayBuffer {
@@ -49,7 +50,14 @@ export class SpareBuffer {
 
   /** Gives back a buffer no thread will write again; it is kept when it is the biggest seen so far. */
   give(buffer: SharedArrayBuffer): void {
-    if (buffer.byteLength <= kMaxSpareBytes && buffer.byteLength > (this.#spare?.byteLength ?? -1)) this.#spare = buffer;
+    if (this.#disposed || buffer.byteLength > kMaxSpareBytes || buffer.byteLength <= (this.#spare?.byteLength ?? -1)) return;
+    this.#spare = buffer;
+  }
+
+  /** Lets go of the spare buffer, and of any given back later (the pool is closed). */
+  dispose(): void {
+    this.#disposed = true;
+    this.#spare = undefined;
   }
 }
 

@@ -47,7 +47,7 @@ export class Pool {
   readonly #spare = new SpareBuffer();
   #closing: Promise<void> | undefined;
 
-  /** @internal Use `createPool()`. */
+  /** Use `createPool()`, which checks the options the same way. */
   constructor(options?: PoolOptions) {
     const resolved = resolvePoolOptions(options);
     this.cores = resolved.cores;
@@ -119,15 +119,16 @@ export class Pool {
       signal?.removeEventListener('abort', onAbort);
       this.#jobs.splice(this.#jobs.indexOf(job), 1);
       for (const worker of this.#workers) this.#release(job, worker);
+      // Ended by a throw of our own: stop its workers too, so that none reads its items any more.
+      if (!job.settled) job.abandon();
       this.#forgetIfDone(job);
-      // A thread may still be finishing an item of a failed call; what it reads then is discarded.
-      if (input.spec.kind === 'records') this.#spare.give(input.spec.records.values.buffer as SharedArrayBuffer);
     }
   }
 
   /** Stops every worker (calls in progress reject with `ERR_POOL_CLOSED`); resolves when all have exited. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#spare.dispose();
       for (const job of this.#jobs) job.fail(new ParallelizeError('ERR_POOL_CLOSED', 'The pool was closed while this call was running'));
       await Promise.all([...this.#workers].map((worker) => worker.close()));
     })();
@@ -277,7 +278,9 @@ export class Pool {
   }
 
   #forgetIfDone(job: Job): void {
-    if (job.settled && job.workers.size === 0) this.#jobsById.delete(job.id);
+    if (!job.settled || job.workers.size > 0 || !this.#jobsById.delete(job.id)) return;
+    // No thread holds a chunk of the call any more, so none reads its packed items: reuse them.
+    if (job.packed !== undefined) this.#spare.give(job.packed);
   }
 }
 

@@ -6,10 +6,13 @@
  *
  * The shape is read from the first item. Each chunk is packed when it is handed out (so packing
  * overlaps the workers' computing), and every item is checked: a chunk with any item of another
- * shape goes as clones, exactly as before. Known difference from a clone: other properties set on
- * an Array of numbers (`values.unit = 'mm'`) are not sent; checking for them would cost more than
- * sending the item.
+ * shape goes as clones, exactly as before, and so does a chunk whose items cannot be read (a
+ * throwing getter): the clone then reports the item. Known differences from a clone: other
+ * properties set on an Array of numbers (`values.unit = 'mm'`) are not sent, as checking for them
+ * would cost more than sending the item; and one Array or object reached twice arrives as two
+ * equal copies, where a clone of a chunk keeps them one.
  */
+import { types } from 'node:util';
 
 /** How an item's numbers are laid out; a width of -1 is a number, any other an Array of that length. */
 export type RecordLayout =
@@ -32,11 +35,15 @@ const kMaxBytes = 2 ** 31;
  * `allocate` gives a buffer of at least the bytes asked for, not necessarily zero-filled.
  */
 export function recordsFor(first: unknown, count: number, allocate: (bytes: number) => SharedArrayBuffer): PackedRecords | undefined {
-  const layout = layoutOf(first);
-  if (layout === undefined) return undefined;
-  const stride = layout.kind === 'array' ? layout.width : layout.widths.reduce((sum, width) => sum + (width < 0 ? 1 : width), 0);
-  if (stride === 0 || count * stride * 8 > kMaxBytes) return undefined;
-  return { layout, stride, values: new Float64Array(allocate(count * stride * 8), 0, count * stride) };
+  try {
+    const layout = layoutOf(first);
+    if (layout === undefined) return undefined;
+    const stride = layout.kind === 'array' ? layout.width : layout.widths.reduce((sum, width) => sum + (width < 0 ? 1 : width), 0);
+    if (stride === 0 || count * stride * 8 > kMaxBytes) return undefined;
+    return { layout, stride, values: new Float64Array(allocate(count * stride * 8), 0, count * stride) };
+  } catch {
+    return undefined; // an item that cannot be read, or no memory for the slots: clones will tell
+  }
 }
 
 function layoutOf(item: unknown): RecordLayout | undefined {
@@ -58,26 +65,35 @@ function layoutOf(item: unknown): RecordLayout | undefined {
 
 /** The length of a plain Array of numbers, else -2. */
 function numberArrayWidth(value: unknown): number {
-  if (!Array.isArray(value) || Object.getPrototypeOf(value) !== Array.prototype) return -2;
+  if (!isPlainArray(value)) return -2;
   for (let k = 0; k < value.length; k++) if (typeof value[k] !== 'number') return -2;
   return value.length;
 }
 
+// A Proxy cannot be cloned: it must fail as it would in a chunk of clones, not pass here.
 function isPlainObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype && !types.isProxy(value);
+}
+
+function isPlainArray(value: unknown): value is unknown[] {
+  return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && !types.isProxy(value);
 }
 
 /**
- * Writes items [start, end) into their slots. False when one of them has another shape; the slots
- * written so far are then left unused, as the chunk goes as clones.
+ * Writes items [start, end) into their slots. False when one of them has another shape or cannot
+ * be read; the slots written so far are then left unused, as the chunk goes as clones.
  */
 export function packRecords(records: PackedRecords, items: readonly unknown[], start: number, end: number): boolean {
   const { layout, stride, values } = records;
-  for (let i = start; i < end; i++) {
-    const fits = layout.kind === 'array'
-      ? writeNumbers(items[i], layout.width, values, i * stride)
-      : writeObject(items[i], layout.keys, layout.widths, values, i * stride);
-    if (!fits) return false;
+  try {
+    for (let i = start; i < end; i++) {
+      const fits = layout.kind === 'array'
+        ? writeNumbers(items[i], layout.width, values, i * stride)
+        : writeObject(items[i], layout.keys, layout.widths, values, i * stride);
+      if (!fits) return false;
+    }
+  } catch {
+    return false;
   }
   return true;
 }
@@ -103,7 +119,7 @@ function writeObject(item: unknown, keys: readonly string[], widths: readonly nu
 }
 
 function writeNumbers(value: unknown, width: number, values: Float64Array, at: number): boolean {
-  if (!Array.isArray(value) || value.length !== width || Object.getPrototypeOf(value) !== Array.prototype) return false;
+  if (!isPlainArray(value) || value.length !== width) return false;
   for (let k = 0; k < width; k++) {
     const number = value[k];
     if (typeof number !== 'number') return false;

@@ -67,7 +67,7 @@ const reached = new Set<string>();
 const visit = (file: string): void => {
   if (reached.has(file) || !existsSync(file)) return;
   reached.add(file);
-  for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()'(\.{1,2}\/[^']+)\.js'/g)) visit(resolve(dirname(file), `${spec}.d.ts`));
+  for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()['"](\.{1,2}\/[^'"]+)\.js['"]/g)) visit(resolve(dirname(file), `${spec}.d.ts`));
 };
 visit(resolve('dist/types/lib/index.d.ts'));
 for (const dir of ['lib', 'workers']) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { createPool, map } from '@parallelize/core';
+import { createPool, map, parallelize, ParallelizeError } from '@parallelize/core';
 import { prepareInput } from '../lib/input.ts';
 import { kMaxSpareBytes, SpareBuffer } from '../lib/memory.ts';
 import { packRecords, recordReader, recordsFor } from '../lib/records.ts';
@@ -75,6 +75,33 @@ describe('packed Array items (records)', () => {
     assert.deepEqual(seen, items);
   });
 
+  test('an item that throws when read fails the call with ERR_DATA_CLONE naming it, wherever it is', async () => {
+    for (const which of [0, 2, 30]) {
+      const data = Array.from({ length: 40 }, (_, i) => ({ a: i }));
+      Object.defineProperty(data[which], 'a', { enumerable: true, get() { throw new Error('unreadable'); } });
+      await assert.rejects(parallelize(data, (x: { a: number }) => x.a, { cores: 2, chunkSize: 4, callingThread: false }),
+        (error: ParallelizeError) => error.code === 'ERR_DATA_CLONE' && error.index === which, `item ${which}`);
+    }
+  });
+
+  test('Proxies are not packed: they fail as they would as clones', async () => {
+    const proxied = Array.from({ length: 8 }, (_, i) => ({ a: i }));
+    proxied[5] = new Proxy({ a: 5 }, {});
+    await assert.rejects(parallelize(proxied, (x: { a: number }) => x.a, { cores: 2, chunkSize: 2, callingThread: false }),
+      (error: ParallelizeError) => error.code === 'ERR_DATA_CLONE' && error.index === 5);
+    assert.equal(recordsFor(new Proxy({ a: 1 }, {}), 2, fresh), undefined);
+    assert.equal(recordsFor(new Proxy([1, 2], {}), 2, fresh), undefined);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    assert.equal(recordsFor(proxy, 2, fresh), undefined, 'a revoked Proxy first: no packing, no throw');
+  });
+
+  test('a call whose packing memory cannot be allocated sends clones instead', async () => {
+    const input = prepareInput([{ a: 1 }, { a: 2 }], () => { throw new RangeError('Array buffer allocation failed'); });
+    assert.equal(input.spec.kind, 'array');
+    assert.deepEqual(input.chunkItems(0, 2), [{ a: 1 }, { a: 2 }]);
+  });
+
   test('a pool reuses its packing memory across calls, and results stay right', async () => {
     await using pool = createPool({ cores: 2 });
     for (let call = 0; call < 3; call++) {
@@ -105,5 +132,15 @@ describe('SpareBuffer', () => {
     assert.equal(spare.take(8), big);
     spare.give(new SharedArrayBuffer(kMaxSpareBytes + 8));
     assert.ok(spare.take(8).byteLength < kMaxSpareBytes);
+  });
+
+  test('once disposed (the pool closed), keeps nothing', () => {
+    const spare = new SpareBuffer();
+    const buffer = new SharedArrayBuffer(64);
+    spare.give(buffer);
+    spare.dispose();
+    assert.notEqual(spare.take(8), buffer);
+    spare.give(buffer);
+    assert.notEqual(spare.take(8), buffer, 'a buffer given back after close is not kept');
   });
 });
