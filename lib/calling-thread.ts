@@ -17,6 +17,12 @@ export const kProbeMs = 1;
 export const kStepMs = 2;
 /** The longest we keep timing while the cost per item still falls (the JIT is still warming up). */
 export const kMaxProbeMs = 10;
+/**
+ * Fewer items than this are no measure of fn's cost (unless kMaxProbeMs has passed): the first
+ * ones run in V8's interpreter and pay for compiling the loop, and in a fresh process made a
+ * trivial fn look like 5–10 µs per item, which handed a 1,000,000-item call to threads.
+ */
+export const kMinProbeItems = 1024;
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
@@ -99,7 +105,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   // kProbeMs we decide after every batch, from the cheapest of the last three batches: recent,
   // because items may grow costlier along the data (then we hand the rest over instead of running
   // it all here), and the cheapest, because one batch can be slowed by a garbage collection. While
-  // the cost per item still falls fast, the JIT is still compiling fn: we wait (up to kMaxProbeMs),
+  // the cost per item still falls fast, or before kMinProbeItems, the JIT is still compiling fn: we wait (up to kMaxProbeMs),
   // or unoptimized first items would make cheap work look worth threads.
   for (let batch = 1; done < input.count && !job.settled;) {
     const end = Math.min(input.count, done + batch);
@@ -113,7 +119,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     cheapestNs = Math.min(cheapestNs, batchNs);
     elapsed += spent;
     done = end;
-    const warming = batchNs < 0.9 * previousNs && elapsed < kMaxProbeMs;
+    const warming = elapsed < kMaxProbeMs && (batchNs < 0.9 * previousNs || done < kMinProbeItems);
     previousNs = batchNs;
     if (elapsed < kProbeMs || warming || done === input.count) {
       batch *= 2;

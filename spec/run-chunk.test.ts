@@ -45,6 +45,26 @@ describe('runChunk', () => {
     assert.deepEqual(outcome.status === 'done' && Array.from(outcome.values), [10, 20]);
   });
 
+  test('rows of one number: a result of another kind, a promise or a throw mid-chunk is handled at its own index', async () => {
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    const mixed = await runChunk(job((x) => {
+      const n = x as number;
+      if (n === 3) return [30];
+      if (n === 5) return Promise.resolve(50);
+      if (n === 7) return Float64Array.of(70);
+      return n * 10;
+    }, items));
+    assert.deepEqual(mixed.status === 'done' && Array.from(mixed.values), items.map((n) => n * 10));
+    const thrown = await runChunk(job((x) => { if (x === 6) throw new Error('six'); return x as number; }, items));
+    assert.equal(thrown.status === 'failed' && thrown.failure.index, 6);
+    const collected = await runChunk(job((x) => { if (x === 2 || x === 8) throw new Error('no'); return x as number; }, items, { collect: true }));
+    assert.ok(collected.status === 'done');
+    assert.deepEqual(collected.failures.map((failure) => failure.index), [2, 8]);
+    assert.deepEqual(Array.from(collected.values), items.map((n) => (n === 2 || n === 8 ? NaN : n)));
+    const wrong = await runChunk(job((x) => (x === 4 ? [1, 2] : (x as number)), items));
+    assert.ok(wrong.status === 'failed' && wrong.failure.code === 'ERR_RESULT_SHAPE' && wrong.failure.index === 4);
+  });
+
   test('awaits promises and only promises', async () => {
     let calls = 0;
     const pending = runChunk(job((x) => { calls++; return x as number; }, [1, 2, 3]));
