@@ -20,9 +20,11 @@ export const kMaxProbeMs = 10;
 /**
  * Fewer items than this are no measure of fn's cost (unless kMaxProbeMs has passed): the first
  * ones run in V8's interpreter and pay for compiling the loop, and in a fresh process made a
- * trivial fn look like 5–10 µs per item, which handed a 1,000,000-item call to threads.
+ * trivial fn look like 5–10 µs per item, which handed a 1,000,000-item call to threads. Items
+ * that cost more than kWarmUpNs each are real work, and need no such wait.
  */
 export const kMinProbeItems = 1024;
+export const kWarmUpNs = 20_000;
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
@@ -101,12 +103,13 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   let sendNs: number | undefined;
   const recentNs: number[] = [];
   let cheapestNs = Infinity;
-  // Batches double from a single item (the first may be slow), up to kStepMs of work each. After
+  // Batches double from a single item (the first may be slow), up to kStepMs of work each at the
+  // last batch's cost (so items that grow costlier cannot make one batch overshoot by much). After
   // kProbeMs we decide after every batch, from the cheapest of the last three batches: recent,
   // because items may grow costlier along the data (then we hand the rest over instead of running
   // it all here), and the cheapest, because one batch can be slowed by a garbage collection. While
-  // the cost per item still falls fast, or before kMinProbeItems, the JIT is still compiling fn: we wait (up to kMaxProbeMs),
-  // or unoptimized first items would make cheap work look worth threads.
+  // the cost per item still falls fast, or before kMinProbeItems, the JIT is still compiling fn:
+  // we wait (up to kMaxProbeMs), or unoptimized first items would make cheap work look worth threads.
   for (let batch = 1; done < input.count && !job.settled;) {
     const end = Math.min(input.count, done + batch);
     const started = performance.now();
@@ -119,23 +122,29 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     cheapestNs = Math.min(cheapestNs, batchNs);
     elapsed += spent;
     done = end;
-    const warming = elapsed < kMaxProbeMs && (batchNs < 0.9 * previousNs || done < kMinProbeItems);
+    const warming = elapsed < kMaxProbeMs && (batchNs < 0.9 * previousNs || (done < kMinProbeItems && batchNs < kWarmUpNs));
     previousNs = batchNs;
-    if (elapsed < kProbeMs || warming || done === input.count) {
-      batch *= 2;
-      continue;
+    if (elapsed >= kProbeMs && !warming && done < input.count) {
+      sendNs ??= timeSending(input, done);
+      const remaining = input.count - done;
+      if (!finishHere({ remaining, itemNs, sendNs, cores: Math.min(cores, remaining), coldStart })) {
+        debug('job %d: items cost %s ns (sending %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), sendNs.toFixed(0), done);
+        return { start: done, itemNs: steadyCost(batchNs, cheapestNs, itemNs) };
+      }
     }
-    sendNs ??= timeSending(input, done);
-    const remaining = input.count - done;
-    if (!finishHere({ remaining, itemNs, sendNs, cores: Math.min(cores, remaining), coldStart })) {
-      debug('job %d: items cost %s ns (sending %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), sendNs.toFixed(0), done);
-      // Items that grow costlier along the data must not size the chunks: the tail would be
-      // cut into chunks sized for the cheap first items, and one core would finish long after.
-      return batchNs > 1.5 * cheapestNs ? { start: done } : { start: done, itemNs };
-    }
-    batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(itemNs, 1))));
+    batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(batchNs, 1))));
   }
   return { start: input.count };
+}
+
+/**
+ * The measured cost per item that chunks may be sized by: none when the last batch cost clearly
+ * more per item than the cheapest one, as items that grow costlier along the data must not size
+ * the chunks (the tail would be cut into chunks sized for the cheap first items, and one core
+ * would finish long after the others: the bench's uneven case fell from 0.97 to 0.88).
+ */
+export function steadyCost(lastBatchNs: number, cheapestBatchNs: number, itemNs: number): number | undefined {
+  return lastBatchNs > 1.5 * cheapestBatchNs ? undefined : itemNs;
 }
 
 /**

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool, parallelize } from '@parallelize/core';
-import { finishHere, kThreadStartMs } from '../lib/calling-thread.ts';
+import { finishHere, kThreadStartMs, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
+import { prepareInput } from '../lib/input.ts';
+import { Job } from '../lib/job.ts';
 import { rejection, steadyThreadCount, threadCount } from './helpers.ts';
 
 // Inline functions must be self-contained, so each one below reads its thread id itself
@@ -94,5 +96,24 @@ describe('the calling thread', () => {
   test('times slow first items one at a time, then hands over', async () => {
     const result = await parallelize(Array.from({ length: 6 }, (_, i) => i), (x: number) => { const until = performance.now() + 5; while (performance.now() < until); return x; }, { cores: 2 });
     assert.deepEqual(Array.from(result.data), [0, 1, 2, 3, 4, 5]);
+  });
+});
+
+describe('the cost the calling thread measured', () => {
+  test('sizes chunks only when it was steady', () => {
+    assert.equal(steadyCost(110, 100, 105), 105);
+    assert.equal(steadyCost(149, 100, 120), 120);
+    assert.equal(steadyCost(160, 100, 130), undefined, 'the last batch cost 1.6x the cheapest: growing');
+  });
+
+  test('is not handed on when items grow costlier along the data', async () => {
+    // Item i busy-waits i × 2 µs: every batch costs more per item than the one before.
+    const source = '(x, i) => { const until = performance.now() + i * 0.002; while (performance.now() < until); return x; }';
+    const input = prepareInput(Float64Array.from({ length: 2000 }, (_, i) => i));
+    const job = new Job({ input, fn: { kind: 'inline', source }, context: undefined, cores: 2, collect: false, keepValues: false });
+    const { start, itemNs } = await runOnCallingThread(job, input, source, undefined, 2, false);
+    assert.ok(start > 0 && start < 2000, `the calling thread ran the first ${start} items, then handed over`);
+    assert.equal(itemNs, undefined);
+    job.abandon();
   });
 });
