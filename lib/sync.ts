@@ -63,7 +63,11 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   }
 }
 
-function waitForCoordinator(state: Int32Array): void {
+/**
+ * @internal Blocks until the coordinator settles `state`; throws ERR_WORKER_EXIT when its heartbeat
+ * stays still for `silenceMs` (it died, or its event loop is blocked).
+ */
+export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs): void {
   let heartbeat = Atomics.load(state, kSyncHeartbeatField);
   let lastSign = Date.now();
   while (Atomics.wait(state, kSyncStateField, kSyncRunning, kHeartbeatMs * 5) !== 'not-equal') {
@@ -72,8 +76,8 @@ function waitForCoordinator(state: Int32Array): void {
     if (now !== heartbeat) {
       heartbeat = now;
       lastSign = Date.now();
-    } else if (Date.now() - lastSign > kSilenceMs) {
-      throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${kSilenceMs / 1000} s; it died or its event loop is blocked`);
+    } else if (Date.now() - lastSign > silenceMs) {
+      throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${silenceMs / 1000} s; it died or its event loop is blocked`);
     }
   }
 }

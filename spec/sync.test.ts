@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
+import { kHeartbeatMs, kSyncFieldCount, kSyncHeartbeatField, kSyncSettled, kSyncStateField } from '../lib/protocol.ts';
+import { waitForCoordinator } from '../lib/sync.ts';
 import { assertSameMatrix, randomFloats, serialMap, steadyThreadCount, threadsBackTo } from './helpers.ts';
 
 describe('parallelizeSync', () => {
@@ -56,5 +59,32 @@ describe('parallelizeSync', () => {
     const before = await steadyThreadCount();
     parallelizeSync([1, 2, 3], (x: number) => x, { cores: 2 });
     await threadsBackTo(before);
+  });
+});
+
+describe('waiting for the coordinator thread', () => {
+  const sharedState = () => new Int32Array(new SharedArrayBuffer(kSyncFieldCount * 4));
+
+  test('gives up with ERR_WORKER_EXIT when its heartbeat stops, instead of blocking for ever', () => {
+    const started = Date.now();
+    assert.throws(() => waitForCoordinator(sharedState(), 400), (error: ParallelizeError) =>
+      error.code === 'ERR_WORKER_EXIT' && /gave no sign of life for 0.4 s; it died or its event loop is blocked/.test(error.message));
+    const waited = Date.now() - started;
+    assert.ok(waited >= 400 && waited < 5000, `gave up after ${waited} ms`);
+  });
+
+  test('waits as long as the heartbeat goes on, and returns when the call settles', () => {
+    const state = sharedState();
+    // A stand-in coordinator: beats for 2.5 silences' time, then settles.
+    const beater = new Worker(`
+      const { workerData: state } = require('node:worker_threads');
+      const beat = setInterval(() => Atomics.add(state, ${kSyncHeartbeatField}, 1), ${kHeartbeatMs});
+      setTimeout(() => { clearInterval(beat); Atomics.store(state, ${kSyncStateField}, ${kSyncSettled}); Atomics.notify(state, ${kSyncStateField}); }, 2500);
+    `, { eval: true, workerData: state });
+    const started = Date.now();
+    waitForCoordinator(state, 1000);
+    assert.ok(Date.now() - started >= 2000, 'it waited for the settle, past several silences\' length');
+    assert.equal(Atomics.load(state, kSyncStateField), kSyncSettled);
+    return beater.terminate();
   });
 });
