@@ -73,7 +73,7 @@ describe('waiting for the coordinator thread', () => {
     assert.ok(waited >= 400 && waited < 5000, `gave up after ${waited} ms`);
   });
 
-  test('waits as long as the heartbeat goes on, and returns when the call settles', () => {
+  test('waits as long as the heartbeat goes on, and returns when the call settles', async () => {
     const state = sharedState();
     // A stand-in coordinator: beats for 2.5 silences' time, then settles.
     const beater = new Worker(`
@@ -85,6 +85,6 @@ describe('waiting for the coordinator thread', () => {
     waitForCoordinator(state, 1000);
     assert.ok(Date.now() - started >= 2000, 'it waited for the settle, past several silences\' length');
     assert.equal(Atomics.load(state, kSyncStateField), kSyncSettled);
-    return beater.terminate();
+    await beater.terminate();
   });
 });
