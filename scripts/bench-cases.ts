@@ -7,7 +7,8 @@ import { Matrix, task, type Pool } from '@parallelize/core';
 import { brainMask, dims, maskedStats, maskedStatsAllocating, syntheticSubjects, type StudyContext } from './workload.ts';
 
 // Trap cases run as task() modules: their functions call maskedStats, so they are not self-contained.
-const workloadModule = new URL('./workload.ts', import.meta.url);
+// The path goes through scripts/ so that it also holds from the bundle in bench-results/ (see bench.ts).
+const workloadModule = new URL('../scripts/workload.ts', import.meta.url);
 
 export interface BenchCase {
   readonly name: string;

@@ -11,6 +11,10 @@
  * Each case is timed in a process of its own, so that the JIT's view of one case (which functions
  * a call site has seen) cannot slow down another; peak RSS is measured per case and mode in
  * further child processes (`process.resourceUsage().maxRSS`).
+ *
+ * The children run a bundle of this script on plain `node`, not under tsx: tsx's module hooks
+ * detach an ArrayBuffer on the main thread, after which every typed-array access there is slower
+ * (the serial loop of the subjects case took ~30% longer), which would flatter the threads.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,9 +50,12 @@ async function child(benchCase: BenchCase, mode: 'serial' | 'parallel'): Promise
   console.log(JSON.stringify({ maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
 
+/** This script bundled for plain `node` (see above); made once by the parent process. */
+const bundle = `${args.out}/.bench.mjs`;
+
 /** Runs this script again for one case and mode, and returns the JSON line it prints last. */
 function inChild<T>(name: string, mode: 'serial' | 'parallel' | 'timing'): T {
-  const argv = [...process.execArgv, new URL(import.meta.url).pathname, '--child', name, '--mode', mode, '--scale', String(scale), '--runs', String(runs)];
+  const argv = [bundle, '--child', name, '--mode', mode, '--scale', String(scale), '--runs', String(runs)];
   const run = spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (run.status !== 0) throw new Error(`child ${name}/${mode} failed: ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as T;
@@ -135,6 +142,13 @@ function oneShotProcess(): { baselineMs: number[]; libraryMs: number[] } {
   }
   return { baselineMs, libraryMs };
 }
+
+// The library stays external: children load the built package, as a user would.
+const { build } = await import('esbuild');
+await build({
+  entryPoints: [new URL(import.meta.url).pathname], bundle: true, platform: 'node', format: 'esm', target: 'node20',
+  outfile: bundle, external: ['@parallelize/core', 'esbuild'], logLevel: 'warning',
+});
 
 const selected = args.cases?.split(',') ?? [...cases, ...(args.traps ? traps : [])].map((c) => c.name);
 const started = new Date();
