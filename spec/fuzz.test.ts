@@ -37,9 +37,15 @@ test(`${kCases} generated cases match a serial map or fail as documented`, { tim
   const counts = { matched: 0, failed: 0, collected: 0 };
   async function runCase(n: number): Promise<void> {
     const rows = Math.floor(next() ** 2 * 40);
-    const kind = pick(['numbers', 'objects', 'Float64Array', 'Int32Array', 'Matrix', 'ragged'] as const);
+    const kind = pick(['numbers', 'objects', 'mixed objects', 'Float64Array', 'Int32Array', 'Matrix', 'ragged'] as const);
     const data = kind === 'numbers' ? Array.from({ length: rows }, () => next() * 10)
       : kind === 'objects' ? Array.from({ length: rows }, (_, i) => ({ v: next(), i }))
+      // Mostly one shape (sent packed), with strays that send their chunk as clones.
+      : kind === 'mixed objects' ? Array.from({ length: rows }, (_, i) => {
+        const v = next();
+        const stray = next();
+        return stray < 0.05 ? { i, v } : stray < 0.1 ? { v, i, tag: 'stray' } : stray < 0.15 ? { v, i: [i] } : { v, i };
+      })
         : kind === 'Float64Array' ? Float64Array.from({ length: rows }, () => next())
           : kind === 'Int32Array' ? Int32Array.from({ length: rows }, () => Math.floor(next() * 1000))
             : kind === 'Matrix' ? new Matrix(Float64Array.from({ length: rows * 3 }, () => next()), rows, 3)
