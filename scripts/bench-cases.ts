@@ -7,7 +7,7 @@ import { Matrix, task, type Pool } from '@parallelize/core';
 import { brainMask, dims, maskedStats, maskedStatsAllocating, syntheticSubjects, type StudyContext } from './workload.ts';
 
 // Trap cases run as task() modules: their functions call maskedStats, so they are not self-contained.
-// The path goes through scripts/ so that it also holds from the bundle in bench-results/ (see bench.ts).
+// The path goes through scripts/ so that it also holds from the bundle in .bundles/ (see plain-node.ts).
 const workloadModule = new URL('../scripts/workload.ts', import.meta.url);
 
 export interface BenchCase {

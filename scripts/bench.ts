@@ -12,16 +12,16 @@
  * a call site has seen) cannot slow down another; peak RSS is measured per case and mode in
  * further child processes (`process.resourceUsage().maxRSS`).
  *
- * The children run a bundle of this script on plain `node`, not under tsx: tsx's module hooks
- * detach an ArrayBuffer on the main thread, after which every typed-array access there is slower
- * (the serial loop of the subjects case took ~30% longer), which would flatter the threads.
+ * The children run a bundle of this script on plain `node`, not under tsx (see plain-node.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPool, parallelize, type Matrix } from '@parallelize/core';
 import { cases, traps, type BenchCase } from './bench-cases.ts';
+import { bundleForNode } from './plain-node.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,8 +50,8 @@ async function child(benchCase: BenchCase, mode: 'serial' | 'parallel'): Promise
   console.log(JSON.stringify({ maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
 
-/** This script bundled for plain `node` (see above); made once by the parent process. */
-const bundle = `${args.out}/.bench.mjs`;
+/** This script bundled for plain `node`, made once by the parent process (children never read it). */
+let bundle = '';
 
 /** Runs this script again for one case and mode, and returns the JSON line it prints last. */
 function inChild<T>(name: string, mode: 'serial' | 'parallel' | 'timing'): T {
@@ -143,12 +143,7 @@ function oneShotProcess(): { baselineMs: number[]; libraryMs: number[] } {
   return { baselineMs, libraryMs };
 }
 
-// The library stays external: children load the built package, as a user would.
-const { build } = await import('esbuild');
-await build({
-  entryPoints: [new URL(import.meta.url).pathname], bundle: true, platform: 'node', format: 'esm', target: 'node20',
-  outfile: bundle, external: ['@parallelize/core', 'esbuild'], logLevel: 'warning',
-});
+bundle = await bundleForNode(fileURLToPath(import.meta.url));
 
 const selected = args.cases?.split(',') ?? [...cases, ...(args.traps ? traps : [])].map((c) => c.name);
 const started = new Date();
