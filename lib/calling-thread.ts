@@ -18,13 +18,17 @@ export const kStepMs = 2;
 /** The longest we keep timing while the cost per item still falls (the JIT is still warming up). */
 export const kMaxProbeMs = 10;
 /**
- * Fewer items than this are no measure of fn's cost (unless kMaxProbeMs has passed): the first
- * ones run in V8's interpreter and pay for compiling the loop, and in a fresh process made a
- * trivial fn look like 5–10 µs per item, which handed a 1,000,000-item call to threads. Items
- * that cost more than kWarmUpNs each are real work, and need no such wait.
+ * Until a function has run this many items on this thread, its cost is no measure (unless
+ * kMaxProbeMs has passed): the first items run in V8's interpreter, and the optimized loop only
+ * arrives after ~20,000 items or ~9 ms. In a fresh process `x * 2 + 1` measured 200 ns per item
+ * after 4,000 items (then 4 ns), which handed a 1,000,000-item call to threads. Items whose
+ * cheapest batch cost more than kWarmUpNs each are real work, and need no such wait.
  */
-export const kMinProbeItems = 1024;
+export const kMinProbeItems = 32_768;
 export const kWarmUpNs = 20_000;
+
+/** Items each compiled function has run on this thread, across calls: a warm function needs no wait. */
+const itemsRunHere = new WeakMap<object, number>();
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
@@ -78,10 +82,14 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const getItem = itemReader(input.spec)(input.items, 0);
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
-  const run = async (start: number, end: number): Promise<void> => {
+  /** Runs items [start, end) and returns the ms that fn took, leaving out merging (allocating the result, once). */
+  const run = async (start: number, end: number): Promise<number> => {
+    const started = performance.now();
     const outcome = await runChunk({
       fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output, keepValues: job.keepValues,
     });
+    const spent = performance.now() - started;
+    itemsRunHere.set(fn, (itemsRunHere.get(fn) ?? 0) + end - start);
     // map()'s results are cloned here as they would be when sent back from a worker: the same
     // result never comes back shared with the input, and one that cannot be sent fails here too.
     if (outcome.status === 'done' && outcome.list !== undefined) {
@@ -91,11 +99,13 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
         copies = structuredClone(list);
       } catch (error) {
         const index = start + list.findIndex((value) => !cloneable(value));
-        return job.fail(new ParallelizeError('ERR_DATA_CLONE', `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, { index, cause: error }));
+        job.fail(new ParallelizeError('ERR_DATA_CLONE', `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, { index, cause: error }));
+        return spent;
       }
       for (let k = 0; k < list.length; k++) list[k] = copies[k];
     }
     job.doneHere(start, end, outcome);
+    return spent;
   };
   let done = 0;
   let elapsed = 0;
@@ -112,9 +122,8 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   // we wait (up to kMaxProbeMs), or unoptimized first items would make cheap work look worth threads.
   for (let batch = 1; done < input.count && !job.settled;) {
     const end = Math.min(input.count, done + batch);
-    const started = performance.now();
-    await run(done, end);
-    const spent = performance.now() - started;
+    const ranBefore = itemsRunHere.get(fn) ?? 0;
+    const spent = await run(done, end);
     const batchNs = (spent * 1e6) / (end - done);
     recentNs.push(batchNs);
     if (recentNs.length > 3) recentNs.shift();
@@ -122,7 +131,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     cheapestNs = Math.min(cheapestNs, batchNs);
     elapsed += spent;
     done = end;
-    const warming = elapsed < kMaxProbeMs && (batchNs < 0.9 * previousNs || (done < kMinProbeItems && batchNs < kWarmUpNs));
+    const warming = elapsed < kMaxProbeMs && (batchNs < 0.9 * previousNs || (ranBefore < kMinProbeItems && cheapestNs < kWarmUpNs));
     previousNs = batchNs;
     if (elapsed >= kProbeMs && !warming && done < input.count) {
       sendNs ??= timeSending(input, done);

@@ -75,15 +75,18 @@ describe('waiting for the coordinator thread', () => {
 
   test('waits as long as the heartbeat goes on, and returns when the call settles', async () => {
     const state = sharedState();
-    // A stand-in coordinator: beats for 2.5 silences' time, then settles.
+    // A stand-in coordinator: says it is up after its first beat, beats for two silences' time, then settles.
     const beater = new Worker(`
-      const { workerData: state } = require('node:worker_threads');
+      const { parentPort, workerData: state } = require('node:worker_threads');
       const beat = setInterval(() => Atomics.add(state, ${kSyncHeartbeatField}, 1), ${kHeartbeatMs});
-      setTimeout(() => { clearInterval(beat); Atomics.store(state, ${kSyncStateField}, ${kSyncSettled}); Atomics.notify(state, ${kSyncStateField}); }, 2500);
+      Atomics.add(state, ${kSyncHeartbeatField}, 1);
+      parentPort.postMessage('beating');
+      setTimeout(() => { clearInterval(beat); Atomics.store(state, ${kSyncStateField}, ${kSyncSettled}); Atomics.notify(state, ${kSyncStateField}); }, 2000);
     `, { eval: true, workerData: state });
+    await new Promise((resolve) => beater.once('message', resolve));
     const started = Date.now();
     waitForCoordinator(state, 1000);
-    assert.ok(Date.now() - started >= 2000, 'it waited for the settle, past several silences\' length');
+    assert.ok(Date.now() - started >= 1500, 'it waited for the settle, past one silence\'s length');
     assert.equal(Atomics.load(state, kSyncStateField), kSyncSettled);
     await beater.terminate();
   });
