@@ -1,6 +1,6 @@
 import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
-import { isTypedArray, packRagged, toShared } from './memory.js';
+import { allocateShared, isTypedArray, packRagged, toShared } from './memory.js';
 import type { InputSpec, SharedTypedArray } from './protocol.js';
 import { packRecords, recordsFor } from './records.js';
 
@@ -19,10 +19,10 @@ const inShared = (): undefined => undefined;
 
 /**
  * Classifies `data` and moves typed values into shared memory (at most one copy per call).
- * `allocate` gives the buffer that Array items of one simple shape are packed into (records.ts).
+ * `allocate` gives the shared array that Array items of one simple shape are packed into (records.ts).
  * Throws an `ERR_INVALID_ARG` error that names the offending item.
  */
-export function prepareInput(data: unknown, allocate: (bytes: number) => SharedArrayBuffer = (bytes) => new SharedArrayBuffer(bytes)): Input {
+export function prepareInput(data: unknown, allocate: (length: number) => Float64Array = (length) => allocateShared(Float64Array, length)): Input {
   if (data instanceof Matrix) {
     checkAttached('data.data', data.data);
     return { count: data.rows, spec: { kind: 'matrix', values: toShared(data.data), cols: data.cols }, chunkItems: inShared };

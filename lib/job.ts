@@ -72,10 +72,10 @@ export class Job {
     });
   }
 
-  /** The shared memory this call's Array items are packed into, if they are. */
-  get packed(): SharedArrayBuffer | undefined {
+  /** The shared array this call's Array items are packed into, if they are. */
+  get packed(): Float64Array | undefined {
     const { spec } = this.#input;
-    return spec.kind === 'records' ? spec.records.values.buffer as SharedArrayBuffer : undefined;
+    return spec.kind === 'records' ? spec.records.values : undefined;
   }
 
   get settled(): boolean {

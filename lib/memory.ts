@@ -31,8 +31,8 @@ export function allocatePadded<T extends SharedTypedArray>(Type: TypedArrayConst
 export const kMaxSpareBytes = 64 * 2 ** 20;
 
 /**
- * One SharedArrayBuffer that a pool lends to its calls in turn, for scratch data that is written
- * before it is read (packed Array items). The first write to fresh memory faults in its pages,
+ * One shared Float64Array's memory that a pool lends to its calls in turn, for scratch data that is
+ * written before it is read (packed Array items). The first write to fresh memory faults in its pages,
  * which cost ~3 ms per MiB on the 2-core VM we measure on: as much as the work of some calls.
  * Buffers over `kMaxSpareBytes` are not kept, so an idle pool holds at most that much.
  */
@@ -40,16 +40,17 @@ export class SpareBuffer {
   #spare: SharedArrayBuffer | undefined;
   #disposed = false;
 
-  /** A buffer of at least `bytes`: the spare one when it is free and big enough. Not zero-filled. */
-  take(bytes: number): SharedArrayBuffer {
+  /** A shared Float64Array of `length` values: on the spare memory when it is free and big enough. Not zero-filled. */
+  take(length: number): Float64Array {
     const spare = this.#spare;
-    if (spare === undefined || spare.byteLength < bytes) return new SharedArrayBuffer(bytes);
+    if (spare === undefined || spare.byteLength < length * Float64Array.BYTES_PER_ELEMENT) return allocateShared(Float64Array, length);
     this.#spare = undefined;
-    return spare;
+    return new Float64Array(spare, 0, length);
   }
 
-  /** Gives back a buffer no thread will write again; it is kept when it is the biggest seen so far. */
-  give(buffer: SharedArrayBuffer): void {
+  /** Gives back an array that no thread will read again; its memory is kept when it is the biggest seen so far. */
+  give(values: Float64Array): void {
+    const buffer = values.buffer as SharedArrayBuffer;
     if (this.#disposed || buffer.byteLength > kMaxSpareBytes || buffer.byteLength <= (this.#spare?.byteLength ?? -1)) return;
     this.#spare = buffer;
   }

@@ -80,7 +80,7 @@ export class Pool {
     const spec = toFnSpec(fn);
     const { signal, timeout } = options;
     if (signal?.aborted) throw signal.reason;
-    const input = prepareInput(data, (bytes) => this.#spare.take(bytes));
+    const input = prepareInput(data, (length) => this.#spare.take(length));
     if (input.count === 0) {
       const empty = keepValues ? [] : Matrix.alloc(0, 0);
       return options.collect ? withErrors(empty, []) : empty;

@@ -26,21 +26,21 @@ export interface PackedRecords {
   readonly values: Float64Array;
 }
 
-/** Beyond this many keys or bytes in all, items travel as clones (a layout that big is no record). */
+/** Beyond this many keys, or values in all (2 GiB), items travel as clones: a layout that big is no record. */
 const kMaxKeys = 256;
-const kMaxBytes = 2 ** 31;
+const kMaxValues = 2 ** 28;
 
 /**
  * Shared memory for `count` items shaped like `first`, or undefined when that shape does not pack.
- * `allocate` gives a buffer of at least the bytes asked for, not necessarily zero-filled.
+ * `allocate` gives a shared Float64Array of the length asked for, not necessarily zero-filled.
  */
-export function recordsFor(first: unknown, count: number, allocate: (bytes: number) => SharedArrayBuffer): PackedRecords | undefined {
+export function recordsFor(first: unknown, count: number, allocate: (length: number) => Float64Array): PackedRecords | undefined {
   try {
     const layout = layoutOf(first);
     if (layout === undefined) return undefined;
     const stride = layout.kind === 'array' ? layout.width : layout.widths.reduce((sum, width) => sum + (width < 0 ? 1 : width), 0);
-    if (stride === 0 || count * stride * 8 > kMaxBytes) return undefined;
-    return { layout, stride, values: new Float64Array(allocate(count * stride * 8), 0, count * stride) };
+    if (stride === 0 || count * stride > kMaxValues) return undefined;
+    return { layout, stride, values: allocate(count * stride) };
   } catch {
     return undefined; // an item that cannot be read, or no memory for the slots: clones will tell
   }

@@ -3,10 +3,10 @@ import { describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { createPool, map, parallelize, ParallelizeError } from '@parallelize/core';
 import { prepareInput } from '../lib/input.ts';
-import { kMaxSpareBytes, SpareBuffer } from '../lib/memory.ts';
+import { allocateShared, kMaxSpareBytes, SpareBuffer } from '../lib/memory.ts';
 import { packRecords, recordReader, recordsFor } from '../lib/records.ts';
 
-const fresh = (bytes: number) => new SharedArrayBuffer(bytes);
+const fresh = (length: number) => new Float64Array(new SharedArrayBuffer(length * 8));
 
 /** Packs `items` and reads every one back, as a worker would. */
 function roundTrip(items: readonly unknown[]): unknown[] {
@@ -113,34 +113,37 @@ describe('packed Array items (records)', () => {
 });
 
 describe('SpareBuffer', () => {
-  test('lends the buffer given back when it is big enough, once at a time', () => {
+  const sameMemory = (a: Float64Array, b: Float64Array) => a.buffer === b.buffer;
+
+  test('lends the memory given back when it is big enough, once at a time', () => {
     const spare = new SpareBuffer();
-    const first = spare.take(1024);
+    const first = spare.take(128);
+    assert.ok(first.buffer instanceof SharedArrayBuffer && first.length === 128);
     spare.give(first);
-    assert.equal(spare.take(512), first);
-    assert.notEqual(spare.take(512), first, 'a second caller gets its own buffer while the first holds it');
+    const again = spare.take(64);
+    assert.ok(sameMemory(again, first) && again.length === 64);
+    assert.ok(!sameMemory(spare.take(64), first), 'a second caller gets its own memory while the first holds it');
     spare.give(first);
-    assert.notEqual(spare.take(2048), first, 'too small: a new one');
+    assert.ok(!sameMemory(spare.take(256), first), 'too small: new memory');
   });
 
-  test('keeps the biggest buffer given back, and none over the cap', () => {
+  test('keeps the biggest memory given back, and none over the cap', () => {
     const spare = new SpareBuffer();
-    const small = new SharedArrayBuffer(8);
-    const big = new SharedArrayBuffer(64);
+    const big = allocateShared(Float64Array, 8);
     spare.give(big);
-    spare.give(small);
-    assert.equal(spare.take(8), big);
-    spare.give(new SharedArrayBuffer(kMaxSpareBytes + 8));
-    assert.ok(spare.take(8).byteLength < kMaxSpareBytes);
+    spare.give(allocateShared(Float64Array, 1));
+    assert.ok(sameMemory(spare.take(1), big));
+    spare.give(allocateShared(Float64Array, kMaxSpareBytes / 8 + 1));
+    assert.ok(spare.take(1).buffer.byteLength < kMaxSpareBytes);
   });
 
   test('once disposed (the pool closed), keeps nothing', () => {
     const spare = new SpareBuffer();
-    const buffer = new SharedArrayBuffer(64);
-    spare.give(buffer);
+    const values = allocateShared(Float64Array, 8);
+    spare.give(values);
     spare.dispose();
-    assert.notEqual(spare.take(8), buffer);
-    spare.give(buffer);
-    assert.notEqual(spare.take(8), buffer, 'a buffer given back after close is not kept');
+    assert.ok(!sameMemory(spare.take(1), values));
+    spare.give(values);
+    assert.ok(!sameMemory(spare.take(1), values), 'memory given back after close is not kept');
   });
 });
