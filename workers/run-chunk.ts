@@ -79,7 +79,9 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
       }
       length = flatLength(result, index);
     } catch (error) {
-      index = status[kStatusIndexField]!; // runNumbers does not update our `index` when fn throws
+      // runNumbers does not update our `index` when fn throws; the status array (one chunk at a
+      // time writes it) holds the item that was running.
+      index = status[kStatusIndexField]!;
       const failure = error instanceof ResultError
         ? { code: error.code, message: error.message, index }
         : taskFailure(error, index, job.inline === true);
