@@ -82,14 +82,19 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const getItem = itemReader(input.spec)(input.items, 0);
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
-  /** Runs items [start, end) and returns the ms that fn took, leaving out merging (allocating the result, once). */
-  const run = async (start: number, end: number): Promise<number> => {
+  /**
+   * Runs items [start, end), or fewer when they take over twice kStepMs, and returns where it
+   * stopped and the ms that fn took, leaving out merging (which allocates the result, once).
+   */
+  const run = async (start: number, end: number): Promise<{ spent: number; end: number }> => {
     const started = performance.now();
     const outcome = await runChunk({
-      fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output, keepValues: job.keepValues,
+      fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output,
+      keepValues: job.keepValues, deadline: started + 2 * kStepMs,
     });
     const spent = performance.now() - started;
-    itemsRunHere.set(fn, (itemsRunHere.get(fn) ?? 0) + end - start);
+    const stop = outcome.status === 'done' ? outcome.end : end;
+    itemsRunHere.set(fn, (itemsRunHere.get(fn) ?? 0) + stop - start);
     // map()'s results are cloned here as they would be when sent back from a worker: the same
     // result never comes back shared with the input, and one that cannot be sent fails here too.
     if (outcome.status === 'done' && outcome.list !== undefined) {
@@ -100,12 +105,12 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
       } catch (error) {
         const index = start + list.findIndex((value) => !cloneable(value));
         job.fail(new ParallelizeError('ERR_DATA_CLONE', `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, { index, cause: error }));
-        return spent;
+        return { spent, end: stop };
       }
       for (let k = 0; k < list.length; k++) list[k] = copies[k];
     }
     job.doneHere(start, end, outcome);
-    return spent;
+    return { spent, end: stop };
   };
   let done = 0;
   let elapsed = 0;
@@ -121,9 +126,8 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   // the cost per item still falls fast, or before kMinProbeItems, the JIT is still compiling fn:
   // we wait (up to kMaxProbeMs), or unoptimized first items would make cheap work look worth threads.
   for (let batch = 1; done < input.count && !job.settled;) {
-    const end = Math.min(input.count, done + batch);
     const ranBefore = itemsRunHere.get(fn) ?? 0;
-    const spent = await run(done, end);
+    const { spent, end } = await run(done, Math.min(input.count, done + batch));
     const batchNs = (spent * 1e6) / (end - done);
     recentNs.push(batchNs);
     if (recentNs.length > 3) recentNs.shift();

@@ -130,7 +130,7 @@ export class Job {
 
   /** Takes the outcome of rows [start, end) run on the calling thread. */
   doneHere(start: number, end: number, outcome: ChunkOutcome): void {
-    const chunk = this.#register(start, end);
+    const chunk = this.#register(start, outcome.status === 'done' ? outcome.end : end);
     if (outcome.status === 'failed') return this.chunkFailed(outcome.failure);
     if (outcome.status === 'cancelled') return;
     this.chunkDone({

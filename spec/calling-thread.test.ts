@@ -121,4 +121,20 @@ describe('the cost the calling thread measured', () => {
     assert.ok(start > 0 && start < 2000, `the calling thread ran the first ${start} items, then handed over`);
     assert.equal(itemNs, undefined);
   });
+
+  test('hands over soon when cheap items turn costly in the middle of a batch', async () => {
+    // 200,000 items: the first 100,000 trivial, the rest 0.5 ms each. Batches sized for the cheap
+    // ones hold tens of thousands of items (tens of seconds at the new cost); the deadline stops
+    // one after its current slice of rows instead.
+    const source = '(x, i) => { if (i < 100000) return x; const until = performance.now() + 0.5; while (performance.now() < until); return x; }';
+    const input = prepareInput(Float64Array.from({ length: 200_000 }, (_, i) => i));
+    const job = new Job({ input, fn: { kind: 'inline', source }, context: undefined, cores: 2, collect: false, keepValues: false });
+    const started = performance.now();
+    const { start } = await runOnCallingThread(job, input, source, undefined, 2, false);
+    const spent = performance.now() - started;
+    job.abandon();
+    // (Where instrumentation makes even the cheap items look costly, threads may take over sooner.)
+    assert.ok(start < 100_000 + 1100, `handed over at item ${start}`);
+    assert.ok(spent < 3000, `the calling thread ran for ${spent.toFixed(0)} ms`);
+  });
 });

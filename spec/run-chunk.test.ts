@@ -65,6 +65,23 @@ describe('runChunk', () => {
     assert.ok(wrong.status === 'failed' && wrong.failure.code === 'ERR_RESULT_SHAPE' && wrong.failure.index === 4);
   });
 
+  test('past its deadline, stops between items and says where: rows of numbers after a slice, others after any item', async () => {
+    const items = Array.from({ length: 5000 }, (_, i) => i);
+    const past = performance.now() - 1;
+    const numbers = await runChunk(job((x) => (x as number) * 2, items, { deadline: past }));
+    assert.ok(numbers.status === 'done');
+    assert.ok(numbers.end > 1 && numbers.end < items.length, `stopped at ${numbers.end}`);
+    assert.deepEqual(Array.from(numbers.values), items.slice(0, numbers.end).map((x) => x * 2));
+    const pairs = await runChunk(job((x) => [x as number, 1], items, { start: 10, deadline: past }));
+    assert.ok(pairs.status === 'done');
+    assert.equal(pairs.end, 11, 'one item at least');
+    assert.deepEqual(Array.from(pairs.values), [10, 1]);
+    const values = await runChunk(job((x) => ({ x }), items, { keepValues: true, deadline: past }));
+    assert.ok(values.status === 'done' && values.end === 1 && values.list?.length === 1);
+    const unbounded = await runChunk(job((x) => x as number, items));
+    assert.ok(unbounded.status === 'done' && unbounded.end === 5000);
+  });
+
   test('awaits promises and only promises', async () => {
     let calls = 0;
     const pending = runChunk(job((x) => { calls++; return x as number; }, [1, 2, 3]));

@@ -21,16 +21,23 @@ export interface ChunkJob {
   readonly output?: OutputSpec;
   /** `map()`: keep each result as it is, in `list`, instead of flattening it into rows. */
   readonly keepValues?: boolean;
+  /**
+   * The calling thread's timing batches only: a `performance.now()` time after which the chunk
+   * stops between two items (after one at least), so that items turning costly in the middle of a
+   * batch sized for cheap ones cannot hold the calling thread long. The outcome's `end` says where.
+   */
+  readonly deadline?: number;
 }
 
 
 export type ChunkOutcome =
   /**
-   * `values` holds the chunk's rows, or is empty when they were written into `output`.
-   * `cols` is -1 when every item failed in collect mode; `failures` lists them in index order.
+   * Rows [start, end) are done (`end` is the chunk's own but after a `deadline`). `values` holds
+   * them, or is empty when they were written into `output`. `cols` is -1 when every item failed
+   * in collect mode; `failures` lists them in index order.
    */
   | {
-    readonly status: 'done'; readonly cols: number; readonly values: Float64Array; readonly inPlace: boolean;
+    readonly status: 'done'; readonly end: number; readonly cols: number; readonly values: Float64Array; readonly inPlace: boolean;
     readonly failures: SerializedFailure[]; readonly list?: unknown[];
   }
   | { readonly status: 'failed'; readonly failure: SerializedFailure }
@@ -56,19 +63,37 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   // item, which costs nothing where Atomics.load costs ~60 ns on Node 20 (as much as a cheap item).
   // The flag only goes from 0 to 1 and an aligned Int32 read cannot tear, so the plain read is safe.
   if (Atomics.load(control, kCancelledField) !== 0) return { status: 'cancelled' };
+  const deadline = job.deadline ?? Infinity;
   const held: Held = { result: undefined };
+  // With a deadline, rows of numbers run in slices, and the clock is read between them: not in
+  // runNumbers's loop, which a check of any kind slowed by ~1 ns per item.
+  const slice = deadline === Infinity ? Infinity : kDeadlineSlice;
+  let stop = end;
   for (let index = start; index < end; index++) {
     let result: unknown;
     let length: number;
     try {
       if (cols === 1 && list === undefined) {
-        const stopped = runNumbers(fn, getItem, context, index, end, values, base, control, status, held);
+        let from = index;
+        let stopped = runNumbers(fn, getItem, context, from, Math.min(end, from + slice), values, base, control, status, held);
+        while (stopped === from + slice && stopped < end && performance.now() <= deadline) {
+          from = stopped;
+          stopped = runNumbers(fn, getItem, context, from, Math.min(end, from + slice), values, base, control, status, held);
+        }
         if (stopped === kCancelled) return { status: 'cancelled' };
         if (stopped === end) break;
+        if (stopped === from + slice) {
+          stop = stopped; // out of time
+          break;
+        }
         index = stopped; // fn returned something other than a number for this item
         result = held.result;
       } else {
         if (control[kCancelledField] !== 0) return { status: 'cancelled' };
+        if (index > start && deadline !== Infinity && performance.now() > deadline) {
+          stop = index;
+          break;
+        }
         status[kStatusIndexField] = index;
         result = fn(getItem(index), index, context);
       }
@@ -103,13 +128,24 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
     writeFlat(result, values, (index - base) * cols);
   }
   for (const { index } of failures) values.fill(NaN, (index! - base) * cols, (index! - base + 1) * cols);
-  if (list !== undefined) return { status: 'done', cols: -1, values, inPlace: false, failures, list };
-  return { status: 'done', cols, values: output === undefined ? values : new Float64Array(0), inPlace: output !== undefined, failures };
+  if (list !== undefined) return { status: 'done', end: stop, cols: -1, values, inPlace: false, failures, list: stop === end ? list : list.slice(0, stop - start) };
+  const own = output === undefined ? (stop === end ? values : values.subarray(0, (stop - start) * Math.max(cols, 0))) : new Float64Array(0);
+  return { status: 'done', end: stop, cols, values: own, inPlace: output !== undefined, failures };
 }
 
 const kCancelled = -1;
 
-interface Held { result: unknown }
+/**
+ * Items between two looks at the clock when a chunk has a deadline: each look costs ~100 ns with
+ * the call around it, lost in the noise at this size, and an item turning costly can run this
+ * many times before we notice.
+ */
+const kDeadlineSlice = 1024;
+
+interface Held {
+  /** What fn returned for the item runNumbers stopped at, when that was not a number. */
+  result: unknown;
+}
 
 /**
  * The hot loop for rows of one number, the commonest cheap case: runs items from `index` while
