@@ -46,6 +46,8 @@ export class Pool {
   /** Lent to each call in turn for packing its Array items. */
   readonly #spare = new SpareBuffer();
   #closing: Promise<void> | undefined;
+  /** The last call a stray error was reported for, after it settled. */
+  #warnedJob = -1;
 
   /** Use `createPool()`, which checks the options the same way. */
   constructor(options?: PoolOptions) {
@@ -186,8 +188,13 @@ export class Pool {
 
   #onMessage(worker: WorkerHandle, message: WorkerMessage): void {
     const job = this.#jobsById.get(message.jobId);
-    // Only a stray error can name a call that is over and forgotten; there is nobody left to tell.
-    if (job === undefined) return debug('[%d] stray error for finished job %d: %s', worker.threadId, message.jobId, message.type === MessageType.JOB_FAILED && message.failure.message);
+    // Only a stray error can come for a call that is over; the caller has its result, so we warn
+    // rather than lose the error (once per call: fn may leave one behind for every item).
+    if (message.type === MessageType.JOB_FAILED && (job === undefined || job.settled) && this.#warnedJob !== message.jobId) {
+      this.#warnedJob = message.jobId;
+      process.emitWarning(`${message.failure.message} (after call ${message.jobId} had settled)`, { code: 'PARALLELIZE_STRAY_ERROR' });
+    }
+    if (job === undefined) return;
     try {
       if (message.type === MessageType.CHUNK_DONE) job.chunkDone(message);
       else if (message.type === MessageType.CHUNK_FAILED || message.type === MessageType.JOB_FAILED) job.chunkFailed(message.failure);

@@ -41,16 +41,37 @@ describe('review regressions', () => {
   test('an error escaping fn through a timer fails its own call, and the next call is not blamed', async () => {
     const pool = createPool({ cores: 1 });
     try {
-      const error = await rejection(pool.parallelize([1, 2, 3], (x: number) => {
+      // Item 3 waits on a timer itself, so the thread's event loop turns (and fires item 2's timer)
+      // before the call can end: chunks already queued on the thread would otherwise run first.
+      const error = await rejection(pool.parallelize([1, 2, 3], async (x: number) => {
         if (x === 2) setTimeout(() => { throw new Error('late throw'); }, 0);
-        const until = Date.now() + 20;
-        while (Date.now() < until);
+        if (x === 3) await new Promise((resolve) => setTimeout(resolve, 20));
         return x;
       }, { callingThread: false, chunkSize: 1 }));
       assert.equal(error.code, 'ERR_TASK_FAILED');
       assert.match(error.message, /^an error escaped fn's call \(from a timer or a promise it did not await\): Error: late throw$/);
       const next = await pool.parallelize([1, 2, 3], (x: number) => x * 2, { callingThread: false });
       assert.deepEqual(Array.from(next.data), [2, 4, 6]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('an error escaping fn after its call has settled is a process warning, not lost', async () => {
+    const pool = createPool({ cores: 1 });
+    try {
+      const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+      const result = await pool.parallelize([1, 2], (x: number) => {
+        if (x === 2) setTimeout(() => { throw new Error('too late'); }, 5);
+        return x;
+      }, { callingThread: false });
+      assert.deepEqual(Array.from(result.data), [1, 2], 'the call itself succeeded');
+      // Idle threads do not keep the process alive; this timer does, until the warning comes.
+      let timer: NodeJS.Timeout | undefined;
+      const warning = await Promise.race([warned, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no warning within 5 s')), 5000); })]);
+      clearTimeout(timer);
+      assert.equal((warning as Error & { code?: string }).code, 'PARALLELIZE_STRAY_ERROR');
+      assert.match(warning.message, /^an error escaped fn's call \(from a timer or a promise it did not await\): Error: too late \(after call \d+ had settled\)$/);
     } finally {
       await pool.close();
     }
