@@ -65,13 +65,19 @@ describe('runChunk', () => {
     assert.ok(wrong.status === 'failed' && wrong.failure.code === 'ERR_RESULT_SHAPE' && wrong.failure.index === 4);
   });
 
-  test('past its deadline, stops between items and says where: rows of numbers after a slice, others after any item', async () => {
+  test('past its deadline, stops between items (after one at least) and says where', async () => {
     const items = Array.from({ length: 5000 }, (_, i) => i);
     const past = performance.now() - 1;
     const numbers = await runChunk(job((x) => (x as number) * 2, items, { deadline: past }));
     assert.ok(numbers.status === 'done');
-    assert.ok(numbers.end > 1 && numbers.end < items.length, `stopped at ${numbers.end}`);
+    assert.ok(numbers.end >= 1 && numbers.end < items.length, `stopped at ${numbers.end}`);
     assert.deepEqual(Array.from(numbers.values), items.slice(0, numbers.end).map((x) => x * 2));
+    // Rows of one value that are not plain numbers, async fns and collected failures stop too.
+    for (const fn of [(x: unknown) => [x as number], (x: unknown) => Float64Array.of(x as number), async (x: unknown) => x as number,
+      (x: unknown) => { if ((x as number) % 500 === 499) throw new Error('no'); return x as number; }]) {
+      const outcome = await runChunk(job(fn, items, { deadline: past, collect: true }));
+      assert.ok(outcome.status === 'done' && outcome.end >= 1 && outcome.end < items.length, `${fn.toString()} stopped at ${outcome.status === 'done' && outcome.end}`);
+    }
     const pairs = await runChunk(job((x) => [x as number, 1], items, { start: 10, deadline: past }));
     assert.ok(pairs.status === 'done');
     assert.equal(pairs.end, 11, 'one item at least');

@@ -65,35 +65,35 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   if (Atomics.load(control, kCancelledField) !== 0) return { status: 'cancelled' };
   const deadline = job.deadline ?? Infinity;
   const held: Held = { result: undefined };
-  // With a deadline, rows of numbers run in slices, and the clock is read between them: not in
-  // runNumbers's loop, which a check of any kind slowed by ~1 ns per item.
-  const slice = deadline === Infinity ? Infinity : kDeadlineSlice;
+  // With a deadline we look at the clock when `index` reaches `nextCheck` (after one item at
+  // least): every kNumbersPerCheck rows of numbers, which runNumbers runs in between (a check
+  // inside its loop slowed it by ~1 ns per item), and every kItemsPerCheck other items.
+  let nextCheck = deadline === Infinity ? Infinity : start + 1;
   let stop = end;
   for (let index = start; index < end; index++) {
     let result: unknown;
     let length: number;
+    const numbers = cols === 1 && list === undefined;
+    if (index >= nextCheck) {
+      if (performance.now() > deadline) {
+        stop = index;
+        break;
+      }
+      nextCheck = index + (numbers ? kNumbersPerCheck : kItemsPerCheck);
+    }
     try {
-      if (cols === 1 && list === undefined) {
-        let from = index;
-        let stopped = runNumbers(fn, getItem, context, from, Math.min(end, from + slice), values, base, control, status, held);
-        while (stopped === from + slice && stopped < end && performance.now() <= deadline) {
-          from = stopped;
-          stopped = runNumbers(fn, getItem, context, from, Math.min(end, from + slice), values, base, control, status, held);
-        }
+      if (numbers) {
+        const to = Math.min(end, nextCheck);
+        const stopped = runNumbers(fn, getItem, context, index, to, values, base, control, status, held);
         if (stopped === kCancelled) return { status: 'cancelled' };
-        if (stopped === end) break;
-        if (stopped === from + slice) {
-          stop = stopped; // out of time
-          break;
+        if (stopped === to) {
+          index = to - 1; // every row up to `to` is done
+          continue;
         }
         index = stopped; // fn returned something other than a number for this item
         result = held.result;
       } else {
         if (control[kCancelledField] !== 0) return { status: 'cancelled' };
-        if (index > start && deadline !== Infinity && performance.now() > deadline) {
-          stop = index;
-          break;
-        }
         status[kStatusIndexField] = index;
         result = fn(getItem(index), index, context);
       }
@@ -136,11 +136,11 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
 const kCancelled = -1;
 
 /**
- * Items between two looks at the clock when a chunk has a deadline: each look costs ~100 ns with
- * the call around it, lost in the noise at this size, and an item turning costly can run this
- * many times before we notice.
+ * Items between two looks at the clock when a chunk has a deadline. A look costs ~50–100 ns; an
+ * item turning costly can run this many times before we notice.
  */
-const kDeadlineSlice = 1024;
+const kNumbersPerCheck = 1024;
+const kItemsPerCheck = 16;
 
 interface Held {
   /** What fn returned for the item runNumbers stopped at, when that was not a number. */
