@@ -3,7 +3,7 @@
  * through `parallelize`; both give the same matrix. Sizes aim at 1–4 s of serial work on a 2-core
  * machine; `scale` shrinks them for a quick run.
  */
-import { Matrix, task, type Pool } from '@parallelize/core';
+import { Matrix, task, type Pool, type TaskRef } from '@parallelize/core';
 import { brainMask, dims, maskedStats, maskedStatsAllocating, syntheticSubjects, type StudyContext } from './workload.ts';
 
 // Trap cases run as task() modules: their functions call maskedStats, so they are not self-contained.
@@ -112,20 +112,26 @@ function listCase<T>(name: string, description: string, make: (scale: number) =>
   };
 }
 
-export const cases: readonly BenchCase[] = [
-  {
-    name: 'subjects',
-    description: '1,000 × 65,536 voxels in Matrix.alloc, 5×5×5 smoothing + masked mean/std/min/max → 4 cols',
+type Stats = (row: Float64Array, index: number, context: StudyContext) => ArrayLike<number>;
+
+/** The subjects workload: `count` synthetic subjects, `stats` per subject in the loop, `onThreads` in the pool. */
+function subjectsCase(name: string, description: string, count: number, stats: Stats, onThreads: Stats | TaskRef): BenchCase {
+  return {
+    name, description,
     prepare(scale) {
-      const data = syntheticSubjects(size(1000, scale));
+      const data = syntheticSubjects(size(count, scale));
       const context: StudyContext = { mask: brainMask(), dims };
       return {
         items: data.rows,
-        serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => maskedStats(row, i, context)),
-        parallel: (pool) => pool.parallelize(data, maskedStats, { context }),
+        serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => stats(row, i, context)),
+        parallel: (pool) => pool.parallelize(data, onThreads as never, { context }),
       };
     },
-  },
+  };
+}
+
+export const cases: readonly BenchCase[] = [
+  subjectsCase('subjects', '1,000 × 65,536 voxels in Matrix.alloc, 5×5×5 smoothing + masked mean/std/min/max → 4 cols', 1000, maskedStats, maskedStats),
   listCase('uneven', '300 items whose cost grows with the square of the index → 1 col', (scale) => numbers(size(300, Math.sqrt(scale))), 1, uneven),
   listCase('cheap', '1,000,000 numbers, x * 2 + 1 (a few ns each)', (scale) => numbers(size(1_000_000, scale)), 1, cheap),
   listCase('cheap-150ns', '1,000,000 numbers, 40 square roots each (~170 ns here)', (scale) => numbers(size(1_000_000, scale)), 1, medium),
@@ -136,30 +142,6 @@ export const cases: readonly BenchCase[] = [
 
 /** Traps a user's fn can fall into, measured to back the README's performance notes. */
 export const traps: readonly BenchCase[] = [
-  {
-    name: 'trap:allocate',
-    description: 'subjects, but allocating both 512 KiB scratch volumes for every item',
-    prepare(scale) {
-      const data = syntheticSubjects(size(400, scale));
-      const context: StudyContext = { mask: brainMask(), dims };
-      return {
-        items: data.rows,
-        serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => maskedStatsAllocating(row, i, context)),
-        parallel: (pool) => pool.parallelize(data, task(workloadModule, 'maskedStatsAllocating'), { context }),
-      };
-    },
-  },
-  {
-    name: 'trap:detach',
-    description: 'subjects, but each thread detaches one small ArrayBuffer first',
-    prepare(scale) {
-      const data = syntheticSubjects(size(400, scale));
-      const context: StudyContext = { mask: brainMask(), dims };
-      return {
-        items: data.rows,
-        serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => maskedStats(row, i, context)),
-        parallel: (pool) => pool.parallelize(data, task(workloadModule, 'maskedStatsDetaching'), { context }),
-      };
-    },
-  },
+  subjectsCase('trap:allocate', 'subjects, but allocating both 512 KiB scratch volumes for every item', 400, maskedStatsAllocating, task(workloadModule, 'maskedStatsAllocating')),
+  subjectsCase('trap:detach', 'subjects, but each thread detaches one small ArrayBuffer first', 400, maskedStats, task(workloadModule, 'maskedStatsDetaching')),
 ];
