@@ -21,6 +21,16 @@ export interface Prepared {
   readonly items: number;
   serial(): Matrix;
   parallel(pool: Pool): Promise<Matrix>;
+  /** Where the input is one shared Float64Array (`width` numbers per item): what hand-written workers need (scaling.ts). */
+  readonly shared?: SharedInput;
+}
+
+export interface SharedInput {
+  readonly data: Float64Array;
+  readonly width: number;
+  readonly cols: number;
+  readonly fn: (item: never, index: number, context: never) => number | ArrayLike<number>;
+  readonly context?: unknown;
 }
 
 /** Runs `fn` over items the way a plain loop would, into a matrix of `cols` columns. */
@@ -107,7 +117,10 @@ function listCase<T>(name: string, description: string, make: (scale: number) =>
     prepare(scale) {
       const data = make(scale);
       const item = (i: number) => data[i] as T;
-      return { items: data.length, serial: () => loop(data.length, cols, item, fn), parallel: (pool) => pool.parallelize(data as T[], fn as never) };
+      return {
+        items: data.length, serial: () => loop(data.length, cols, item, fn), parallel: (pool) => pool.parallelize(data as T[], fn as never),
+        shared: data instanceof Float64Array ? { data, width: 1, cols, fn: fn as SharedInput['fn'] } : undefined,
+      };
     },
   };
 }
@@ -125,6 +138,7 @@ function subjectsCase(name: string, description: string, count: number, stats: S
         items: data.rows,
         serial: () => loop(data.rows, 4, (i) => data.row(i), (row, i) => stats(row, i, context)),
         parallel: (pool) => pool.parallelize(data, onThreads as never, { context }),
+        shared: { data: data.data, width: data.cols, cols: 4, fn: stats as SharedInput['fn'], context },
       };
     },
   };

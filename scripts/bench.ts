@@ -126,7 +126,8 @@ function measure(benchCase: BenchCase): Row {
 
 /** The whole process: import the library, map 16 trivial items, exit; against `node -e 0`. */
 function oneShotProcess(): { baselineMs: number[]; libraryMs: number[] } {
-  const script = new URL('./one-shot.mjs', import.meta.url).pathname;
+  // The path goes through scripts/ so that it also holds from the bundle in .bundles/.
+  const script = new URL('../scripts/one-shot.mjs', import.meta.url).pathname;
   const wall = (argv: string[]) => {
     const started = performance.now();
     execFileSync(process.execPath, argv, { stdio: 'ignore' });
@@ -143,15 +144,16 @@ function oneShotProcess(): { baselineMs: number[]; libraryMs: number[] } {
   return { baselineMs, libraryMs };
 }
 
-bundle = await bundleForNode(fileURLToPath(import.meta.url));
+// Already a bundle when run as one (as on a machine without the dev dependencies); else make it.
+bundle = import.meta.url.endsWith('.ts') ? await bundleForNode(fileURLToPath(import.meta.url)) : fileURLToPath(import.meta.url);
 
 const selected = args.cases?.split(',') ?? [...cases, ...(args.traps ? traps : [])].map((c) => c.name);
 const started = new Date();
 console.log(`@parallelize/core benchmarks: ${cores} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${started.toISOString().slice(0, 10)}, ${runs} runs, scale ${scale}`);
 const rows: Row[] = [];
-for (const name of selected) {
+for (const name of selected.filter((name) => name !== 'one-shot')) { // one-shot is a whole process, below
   const benchCase = all.find((c) => c.name === name);
-  if (benchCase === undefined) throw new Error(`no case ${name}; cases: ${all.map((c) => c.name).join(', ')}`);
+  if (benchCase === undefined) throw new Error(`no case ${name}; cases: ${all.map((c) => c.name).join(', ')}, one-shot`);
   process.stderr.write(`${name}: ${benchCase.description}\n`);
   rows.push(measure(benchCase));
 }

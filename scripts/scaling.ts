@@ -1,0 +1,139 @@
+/**
+ * The scaling table: the subjects and uneven workloads at 1, 2, 4, 8, … cores, each against the
+ * same serial loop in the same process. Reports; never asserts. Meant for a many-core machine.
+ *
+ *   tsx scripts/plain-node.ts scripts/scaling.ts                       # 1, 2, 4, 8, 16 cores, 5 runs
+ *   tsx scripts/plain-node.ts scripts/scaling.ts --cores 1,2 --runs 3 --scale 0.2
+ *
+ * Each case runs in a process of its own (as in bench.ts), with one warm pool per core count.
+ * Every round times the serial loop and each core count once, in an order that rotates from round
+ * to round, so that drift in the machine's speed hits them all alike. Efficiency is
+ * serial / (cores × parallel), both medians.
+ *
+ * Beside ours, each round also times hand-written raw workers on the same shared input: one item
+ * at a time from an Atomics counter, results written straight into shared memory, no library.
+ * That is the ceiling of the machine for the workload, so that a shortfall can be told apart
+ * from the machine's own (memory bandwidth, shared caches, noisy neighbours).
+ */
+import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { availableCores, createPool, type Matrix, type Pool } from '@parallelize/core';
+import { cases, type SharedInput } from './bench-cases.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    cases: { type: 'string', default: 'subjects,uneven' }, cores: { type: 'string', default: '1,2,4,8,16' },
+    runs: { type: 'string', default: '5' }, scale: { type: 'string', default: '1' },
+    child: { type: 'string' }, out: { type: 'string', default: 'bench-results' },
+  },
+});
+const coreCounts = args.cores.split(',').map(Number);
+const runs = Number(args.runs);
+const scale = Number(args.scale);
+
+interface Timings { items: number; serialMs: number[]; parallelMs: Record<number, number[]>; rawMs: Record<number, number[]>; identical: boolean }
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const span = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
+const sameBits = (a: Matrix, b: Matrix) => a.rows === b.rows && a.cols === b.cols && a.data.every((v, k) => Object.is(v, b.data[k]));
+
+async function time(run: () => unknown): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+// The hand-written worker: takes items from a shared counter until none is left, then reports.
+const kRawWorker = `
+const { parentPort, workerData: { data, width, cols, source, context, counter, result } } = require('node:worker_threads');
+const fn = (0, eval)('(' + source + ')');
+const count = data.length / width;
+parentPort.on('message', () => {
+  for (let i = Atomics.add(counter, 0, 1); i < count; i = Atomics.add(counter, 0, 1)) {
+    const r = fn(width === 1 ? data[i] : data.subarray(i * width, (i + 1) * width), i, context);
+    if (typeof r === 'number') result[i] = r;
+    else result.set(r, i * cols);
+  }
+  parentPort.postMessage(0);
+});`;
+
+/** `n` raw workers over `input`; each call runs the whole input once and gives the result. */
+function rawWorkers(input: SharedInput, n: number): { run(): Promise<Matrix>; close(): Promise<unknown> } {
+  const count = input.data.length / input.width;
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const result = new Float64Array(new SharedArrayBuffer(count * input.cols * 8));
+  const workerData = { data: input.data, width: input.width, cols: input.cols, source: input.fn.toString(), context: input.context, counter, result };
+  const workers = Array.from({ length: n }, () => new Worker(kRawWorker, { eval: true, workerData }));
+  return {
+    async run() {
+      Atomics.store(counter, 0, 0);
+      await Promise.all(workers.map((worker) => new Promise((done) => { worker.once('message', done); worker.postMessage(0); })));
+      return { rows: count, cols: input.cols, data: result } as Matrix;
+    },
+    close: () => Promise.all(workers.map((worker) => worker.terminate())),
+  };
+}
+
+/** The interleaved rounds of one case, in this (child) process. */
+async function timings(name: string): Promise<Timings> {
+  const benchCase = cases.find((c) => c.name === name);
+  if (benchCase === undefined) throw new Error(`no case ${name}; cases: ${cases.map((c) => c.name).join(', ')}`);
+  const prepared = benchCase.prepare(scale);
+  const pools = new Map<number, Pool>(coreCounts.map((n) => [n, createPool({ cores: n })]));
+  const reference = prepared.serial();
+  const shared = prepared.shared;
+  if (shared === undefined) throw new Error(`case ${name} has no shared input for hand-written workers`);
+  const raws = new Map(coreCounts.map((n) => [n, rawWorkers(shared, n)]));
+  let identical = true;
+  for (const pool of pools.values()) identical &&= sameBits(await prepared.parallel(pool), reference);
+  for (const raw of raws.values()) identical &&= sameBits(await raw.run(), reference);
+  const serialMs: number[] = [];
+  const parallelMs: Record<number, number[]> = Object.fromEntries(coreCounts.map((n) => [n, []]));
+  const rawMs: Record<number, number[]> = Object.fromEntries(coreCounts.map((n) => [n, []]));
+  const modes = [0, ...coreCounts, ...coreCounts.map((n) => -n)]; // 0: the serial loop; -n: n raw workers
+  for (let r = 0; r < runs; r++) {
+    for (let k = 0; k < modes.length; k++) {
+      const mode = modes[(k + r) % modes.length]!;
+      if (mode === 0) serialMs.push(await time(() => prepared.serial()));
+      else if (mode > 0) parallelMs[mode]!.push(await time(() => prepared.parallel(pools.get(mode)!)));
+      else rawMs[-mode]!.push(await time(() => raws.get(-mode)!.run()));
+    }
+  }
+  await Promise.all([...[...pools.values()].map((pool) => pool.close()), ...[...raws.values()].map((raw) => raw.close())]);
+  return { items: prepared.items, serialMs, parallelMs, rawMs, identical };
+}
+
+if (args.child !== undefined) {
+  console.log(JSON.stringify(await timings(args.child)));
+  process.exit(0);
+}
+
+const started = new Date();
+console.log(`@parallelize/core scaling: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), availableCores() = ${availableCores()}, Node ${process.version}, ${started.toISOString().slice(0, 10)}, ${runs} runs, scale ${scale}`);
+const header = ['case', 'cores', 'serial ms', 'parallel ms (min–max)', 'speed-up', 'efficiency', 'raw workers ms (min–max)', 'raw efficiency', 'same bits'];
+console.log(`| ${header.join(' | ')} |`);
+console.log(`| ${header.map(() => '---').join(' | ')} |`);
+mkdirSync(args.out, { recursive: true });
+const results: Record<string, Timings> = {};
+// Each case's rows and the JSON go out as soon as the case is done, so that a run stopped by a
+// time limit (as on a lent machine) keeps what it measured.
+for (const name of args.cases.split(',')) {
+  process.stderr.write(`${name}…\n`);
+  const child = spawnSync(process.execPath, [process.argv[1]!, ...process.argv.slice(2), '--child', name], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (child.status !== 0) throw new Error(`child ${name} failed: ${child.stderr}`);
+  const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Timings;
+  results[name] = result;
+  const serial = median(result.serialMs);
+  for (const n of coreCounts) {
+    const parallel = median(result.parallelMs[n]!);
+    const raw = median(result.rawMs[n]!);
+    console.log(`| ${[name, String(n), serial.toFixed(0), `${parallel.toFixed(0)} (${span(result.parallelMs[n]!)})`,
+      `${(serial / parallel).toFixed(2)}×`, (serial / (n * parallel)).toFixed(2),
+      `${raw.toFixed(0)} (${span(result.rawMs[n]!)})`, (serial / (n * raw)).toFixed(2), result.identical ? 'yes' : 'NO'].join(' | ')} |`);
+  }
+  writeFileSync(`${args.out}/scaling.json`, JSON.stringify({ date: started.toISOString(), node: process.version, cpus: availableParallelism(), cpu: cpus()[0]?.model, runs, scale, results }, null, 2));
+}
+console.log(`\nresults: ${args.out}/scaling.json`);
