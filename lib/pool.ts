@@ -106,6 +106,7 @@ export class Pool {
       if (start < input.count && !job.settled) {
         job.takeNewOutput(); // when the calling thread found the shape, workers get the matrix with JOB_START
         const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize, itemNs);
+        job.itemNs = itemNs;
         job.enqueue(chunks, start);
         debug('job %d: %d items, %d on the calling thread, the rest in %d chunks on up to %d workers', job.id, input.count, start, chunks.length, cores);
         this.#dispatch();
@@ -165,8 +166,12 @@ export class Pool {
     while (worker.held.length < kChunksPerWorker) {
       // Oldest call first. A busy worker takes a second chunk only while there are enough for
       // everyone: near the end, a chunk queued behind a long one would leave another core idle.
+      // And a long chunk waits only behind a short one, which will soon be done: behind a long
+      // one, only a short piece of it may wait (see Job.queueableRows).
+      const running = worker.held[0];
+      const behindShort = running === undefined || this.#jobsById.get(running.jobId)?.isShort(running) === true;
       const job = this.#jobs.find((candidate) => (candidate.workers.has(worker) ? candidate.queuedChunks > 0 : this.#canJoin(candidate))
-        && (worker.held.length === 0 || candidate.queuedChunks > candidate.workers.size));
+        && (running === undefined || (candidate.queuedChunks > candidate.workers.size && (behindShort || candidate.queueableRows > 0))));
       if (job === undefined) return;
       if (!job.workers.has(worker)) {
         try {
@@ -177,7 +182,7 @@ export class Pool {
         }
         job.workers.add(worker);
       }
-      const chunk = job.takeChunk();
+      const chunk = job.takeChunk(behindShort ? Infinity : job.queueableRows);
       try {
         worker.send(chunk);
       } catch (error) {

@@ -167,6 +167,8 @@ export interface ChunkDoneMessage {
   readonly list?: readonly unknown[];
   /** Collect mode: the items that failed, in index order; their rows hold NaN. */
   readonly failures: readonly SerializedFailure[];
+  /** How long the worker took to run the chunk, in ms: what the next chunks are expected to cost. */
+  readonly ms?: number;
 }
 
 export interface ChunkFailedMessage {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { createPool, ParallelizeError } from '@parallelize/core';
+import { createPool, ParallelizeError, task } from '@parallelize/core';
 import { assertSameMatrix, randomFloats, rejection, serialMap, steadyThreadCount, threadCount, threadsBackTo, within } from './helpers.ts';
 
 describe('Pool', () => {
@@ -86,5 +86,21 @@ describe('Pool', () => {
     assert.equal(child.error, undefined, 'the child exited on its own before the 10 s limit');
     assert.equal(child.status, 0, child.stderr);
     assert.equal(child.stdout.trim(), '2,4,6,8,10,12');
+  });
+});
+
+describe('Pool scheduling', () => {
+  test('a long chunk of shared-memory items never waits in the queue of a worker still busy with another', async () => {
+    // Item 0 sleeps 400 ms. Were item 1 queued behind it (as it would be to hide a message's round
+    // trip), it would wait there while the other worker runs out of work.
+    const pool = createPool({ cores: 2 });
+    try {
+      const data = new Float64Array(6);
+      const result = await within(5000, pool.parallelize(data, task(new URL('./fixtures/sleepy.js', import.meta.url)), { chunkSize: 1, context: { firstMs: 400, ms: 20 } }));
+      const first = result.get(0, 0);
+      for (let i = 1; i < 6; i++) assert.notEqual(result.get(i, 0), first, `item ${i} ran on the thread that was still busy with item 0`);
+    } finally {
+      await pool.close();
+    }
   });
 });

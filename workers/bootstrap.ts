@@ -113,7 +113,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
       if (outcome.status === 'done') {
         reply = {
           type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace,
-          failures: outcome.failures, ...(outcome.list && { list: outcome.list }),
+          failures: outcome.failures, ...(outcome.list && { list: outcome.list }), ms: performance.now() - started,
         };
       } else if (outcome.status === 'failed') {
         reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: outcome.failure };
