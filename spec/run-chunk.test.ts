@@ -88,6 +88,20 @@ describe('runChunk', () => {
     assert.ok(unbounded.status === 'done' && unbounded.end === 5000);
   });
 
+  test('notices a deadline soon when rows of numbers turn costly in the middle of a chunk', async () => {
+    // The first 100 items are free, the rest take 2 ms each: a batch sized for the cheap ones.
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const items = Array.from({ length: 400 }, (_, i) => i);
+    const fn = (x: unknown) => { if ((x as number) >= 100) Atomics.wait(sleeper, 0, 0, 2); return x as number; };
+    const started = performance.now();
+    const outcome = await runChunk(job(fn, items, { deadline: started + 10 }));
+    assert.ok(outcome.status === 'done');
+    // Looks at the clock come ever more rarely, each after twice the rows of the one before, so it
+    // runs at most as many rows past the deadline as it had run before (not up to 1,024 of them).
+    assert.ok(outcome.end > 100 && outcome.end <= 2 * 100 + 1, `stopped at ${outcome.end}`);
+    assert.deepEqual(Array.from(outcome.values), items.slice(0, outcome.end));
+  });
+
   test('awaits promises and only promises', async () => {
     let calls = 0;
     const pending = runChunk(job((x) => { calls++; return x as number; }, [1, 2, 3]));
