@@ -42,6 +42,8 @@ export class Job {
   readonly workers = new Set<unknown>();
   readonly #chunks = new Map<number, Chunk>();
   #nextChunkId = 0;
+  /** Sent chunks that were expected, when sent, to take no more than kQueueBehindMs. */
+  readonly #sentShort = new Set<number>();
   /** Chunks not yet sent, in the order they go out. */
   readonly #queue: Chunk[] = [];
   readonly #start: JobStartMessage;
@@ -116,7 +118,7 @@ export class Job {
     return output;
   }
 
-  /** Tells the call what one item was measured to cost on the calling thread, in ns (see `mayQueueBehind`). */
+  /** Tells the call what one item was measured to cost on the calling thread, in ns (see `queueableRows`). */
   set itemNs(ns: number | undefined) {
     this.#itemNs = ns;
   }
@@ -125,20 +127,24 @@ export class Job {
    * How many rows a chunk may hold and still wait in the queue of a worker that is running
    * another. Queuing hides the message's round trip, and for Array items the packing or cloning
    * of the next chunk; but a queued chunk is promised to that worker, and when the worker runs
-   * slower than the others (a shared core, a busier cache), they idle at the end while it catches
-   * up: on 8 and 16 cores, queuing whole chunks left the subjects workload 20–35% slower than
-   * hand-written workers that take one item at a time. Items in shared memory cost nothing to
-   * prepare, so there only kQueueBehindMs of work may wait (none before the cost is known), and
-   * the pool queues a piece of the next chunk that long (see `takeChunk`).
+   * slower than the others (a shared core, a busy machine), they idle at the end while it
+   * catches up: on 2 cores, with one thread 1.7× slower, the other idled 55 ms of a 188 ms call.
+   * Items in shared memory cost nothing to prepare, so there only kQueueBehindMs of work may wait
+   * (none before the cost is known), and the pool queues a piece of the next chunk that long
+   * (see `takeChunk`).
    */
   get queueableRows(): number {
     if (this.#input.items !== undefined) return Infinity;
     return this.#itemNs === undefined ? 0 : Math.floor((kQueueBehindMs * 1e6) / Math.max(this.#itemNs, 1));
   }
 
-  /** Whether `chunk`, sent earlier, holds no more rows than may wait in a queue (see `queueableRows`). */
+  /**
+   * Whether `chunk` was expected, when it was sent, to take no more than kQueueBehindMs: a worker
+   * running it will soon be free, so a whole chunk may wait behind it. Decided at sending, not by
+   * the latest cost: a chunk does not turn short because others turned out cheap.
+   */
   isShort(chunk: RunChunkMessage): boolean {
-    return chunk.end - chunk.start <= this.queueableRows;
+    return this.#sentShort.has(chunk.chunkId);
   }
 
   /**
@@ -155,6 +161,7 @@ export class Job {
     } else {
       this.#queue.shift();
     }
+    if (this.#itemNs !== undefined && (end - start) * this.#itemNs <= kQueueBehindMs * 1e6) this.#sentShort.add(id);
     const items = this.#input.chunkItems(start, end);
     return { type: MessageType.RUN_CHUNK, jobId: this.id, chunkId: id, start, end, ...(items && { items }) };
   }

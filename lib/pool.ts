@@ -14,7 +14,8 @@ import { WorkerHandle } from './worker-handle.js';
 
 const debug = debuglog('parallelize');
 
-// While a worker runs one chunk it holds the next, so it never waits for a round trip to us.
+// While a worker runs one chunk it may hold the next, so that it need not wait for a round trip
+// to us (what it may hold: see #feed).
 const kChunksPerWorker = 2;
 /** How often `onProgress` may be called, at most. */
 const kProgressIntervalMs = 100;
@@ -180,8 +181,8 @@ export class Pool {
     while (worker.held.length < kChunksPerWorker) {
       // Oldest call first. A busy worker takes a second chunk only while there are enough for
       // everyone: near the end, a chunk queued behind a long one would leave another core idle.
-      // And a long chunk waits only behind a short one, which will soon be done: behind a long
-      // one, only a short piece of it may wait (see Job.queueableRows).
+      // And a whole chunk waits only behind one that was expected to be short when sent, which
+      // will soon be done; behind a longer one, only a short piece of it may (Job.queueableRows).
       const running = worker.held[0];
       const behindShort = running === undefined || this.#jobsById.get(running.jobId)?.isShort(running) === true;
       const job = this.#jobs.find((candidate) => (candidate.workers.has(worker) ? candidate.queuedChunks > 0 : this.#canJoin(candidate))

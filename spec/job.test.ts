@@ -53,6 +53,17 @@ describe('Job: what may wait in a busy worker\'s queue', () => {
     assert.equal(job.isShort(job.takeChunk()), false);
   });
 
+  test('isShort is decided when the chunk is sent: later costs do not change it', () => {
+    const job = jobOver(new Float64Array(1000), 100);
+    const unknown = job.takeChunk(); // sent before any cost was known
+    job.itemNs = nsFor(1000);
+    assert.equal(job.isShort(unknown), false, 'even though 100 rows now look short');
+    const known = job.takeChunk();
+    assert.equal(job.isShort(known), true);
+    job.itemNs = nsFor(1);
+    assert.equal(job.isShort(known), true, 'and stays short when items turn costly');
+  });
+
   test('takeChunk(maxRows) splits the next chunk, and every row still goes out once, in order', () => {
     const job = jobOver(new Float64Array(250), 100);
     const taken = [job.takeChunk(30), job.takeChunk(), job.takeChunk(200), job.takeChunk(10), job.takeChunk(10), job.takeChunk()];

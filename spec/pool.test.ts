@@ -90,17 +90,37 @@ describe('Pool', () => {
 });
 
 describe('Pool scheduling', () => {
-  test('a long chunk of shared-memory items never waits in the queue of a worker still busy with another', async () => {
+  const sleepy = task(new URL('./fixtures/sleepy.js', import.meta.url));
+
+  test('a chunk of shared-memory items costing over ~2 ms never waits in the queue of a worker still busy with another', async () => {
     // Item 0 sleeps 400 ms. Were item 1 queued behind it (as it would be to hide a message's round
     // trip), it would wait there while the other worker runs out of work.
     const pool = createPool({ cores: 2 });
     try {
       const data = new Float64Array(6);
-      const result = await within(5000, pool.parallelize(data, task(new URL('./fixtures/sleepy.js', import.meta.url)), { chunkSize: 1, context: { firstMs: 400, ms: 20 } }));
+      const result = await within(5000, pool.parallelize(data, sleepy, { chunkSize: 1, context: { firstMs: 400, ms: 20 } }));
       const first = result.get(0, 0);
       for (let i = 1; i < 6; i++) assert.notEqual(result.get(i, 0), first, `item ${i} ran on the thread that was still busy with item 0`);
     } finally {
       await pool.close();
     }
   });
+
+  for (const kind of ['typed', 'objects'] as const) {
+    test(`another call's chunk never waits behind a long one of a call over ${kind === 'typed' ? 'a typed array' : 'an Array of objects'}`, async () => {
+      // Call A's item 0 sleeps 400 ms; its item 1 costs nothing, which makes A's items look cheap
+      // once it reports. Call B, started right after, has items of unknown cost: none of its
+      // chunks may wait behind A's long item, however short A's items look by then.
+      const pool = createPool({ cores: 2 });
+      try {
+        await pool.parallelize(new Float64Array(2), sleepy, { context: { firstMs: 0, ms: 0 } }); // both threads up
+        const a = pool.parallelize(kind === 'typed' ? new Float64Array(2) : [{ v: 1 }, { v: 2 }], sleepy, { chunkSize: 1, context: { firstMs: 400, ms: 0 } });
+        const b = pool.parallelize(new Float64Array(40), sleepy, { context: { firstMs: 10, ms: 10 } });
+        const [resultA, resultB] = await within(5000, Promise.all([a, b]));
+        assert.notEqual(resultB.get(0, 0), resultA.get(0, 0), 'B\'s first chunk waited behind A\'s 400 ms item');
+      } finally {
+        await pool.close();
+      }
+    });
+  }
 });
