@@ -159,9 +159,8 @@ export class Pool {
 
   /** Starts workers until `count` are alive; they wait, idle, and keep no process alive. */
   #startWorkers(count: number): void {
-    const wanted = Math.min(count, this.cores);
-    debug('starting %d workers for the next call', Math.max(0, wanted - this.#workers.size));
-    while (!this.#closing && this.#workers.size < wanted) this.#startWorker();
+    debug('starting %d workers for the next call', Math.max(0, count - this.#workers.size));
+    while (!this.#closing && this.#workers.size < Math.min(count, this.cores)) this.#startWorker();
   }
 
   #startWorker(): WorkerHandle {
