@@ -69,10 +69,9 @@ export function finishHere(estimate: Estimate): boolean {
  * compiled from its source, exactly as in a worker, so it sees the same empty scope, and the
  * context is a structured clone, as a worker gets. Array items are the caller's own, not clones:
  * cloning them would cost more than cheap work itself. Returns the index of the first item left
- * for the threads (the item count when none is), and what an item was measured to cost. When the
- * call stayed here only because threads would have had to start first, `warmWouldWin` says so.
+ * for the threads (the item count when none is), and what an item was measured to cost.
  */
-export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number; warmWouldWin?: boolean }> {
+export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number }> {
   const fn = compileCached(source);
   let clonedContext: unknown;
   try {
@@ -119,7 +118,6 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   let sendNs: number | undefined;
   const recentNs: number[] = [];
   let cheapestNs = Infinity;
-  let warmWouldWin = false;
   // Batches double from a single item (the first may be slow), up to kStepMs of work each at the
   // last batch's cost (so items that grow costlier cannot make one batch overshoot by much). After
   // kProbeMs we decide after every batch, from the cheapest of the last three batches: recent,
@@ -142,16 +140,14 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     if (elapsed >= kProbeMs && !warming && done < input.count) {
       sendNs ??= timeSending(input, done);
       const remaining = input.count - done;
-      const estimate = { remaining, itemNs, sendNs, cores: Math.min(cores, remaining), coldStart };
-      if (!finishHere(estimate)) {
+      if (!finishHere({ remaining, itemNs, sendNs, cores: Math.min(cores, remaining), coldStart })) {
         debug('job %d: items cost %s ns (sending %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), sendNs.toFixed(0), done);
         return { start: done, itemNs: steadyCost(batchNs, cheapestNs, itemNs) };
       }
-      warmWouldWin ||= coldStart && !finishHere({ ...estimate, coldStart: false });
     }
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(batchNs, 1))));
   }
-  return { start: input.count, warmWouldWin };
+  return { start: input.count };
 }
 
 /**

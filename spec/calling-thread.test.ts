@@ -54,39 +54,6 @@ describe('the calling thread', () => {
     assert.deepEqual(Array.from({ length: 40 }, (_, i) => result.get(i, 0)), Array.from({ length: 40 }, (_, i) => i));
   });
 
-  test('a pool whose call stayed here only because its threads had to start first starts them for the next call', async () => {
-    // 600 items of ~30 µs: 18 ms here, against 50 ms to start threads plus 9 ms on them, but
-    // ~10 ms on threads already running.
-    const fn = (x: number) => {
-      const until = performance.now() + 0.03;
-      while (performance.now() < until);
-      return [x, (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId];
-    };
-    const data = Float64Array.from({ length: 600 }, (_, i) => i);
-    const threadsOf = (result: { get(row: number, col: number): number }) => new Set(Array.from({ length: 600 }, (_, i) => result.get(i, 1)));
-    const before = await steadyThreadCount();
-    // A one-shot call closes its threads at once: it starts none for a next call.
-    assert.deepEqual(threadsOf(await parallelize(data, fn, { cores: 2 })), new Set([0]));
-    assert.equal(await steadyThreadCount(), before, 'a one-shot call left no thread behind');
-    const pool = createPool({ cores: 2 });
-    try {
-      assert.deepEqual(threadsOf(await pool.parallelize(data, fn)), new Set([0]), 'the first call ran here');
-      assert.equal(await steadyThreadCount(), before + 2, 'and then the pool started its two threads');
-      const second = threadsOf(await pool.parallelize(data, fn));
-      assert.ok([...second].some((id) => id !== 0), `the next call ran on them too: ${[...second].join(', ')}`);
-    } finally {
-      await pool.close();
-    }
-    // Cheap work stays here even on running threads: no thread is started for it.
-    const cheap = createPool({ cores: 2 });
-    try {
-      await cheap.parallelize(data, (x: number) => x * 2);
-      assert.equal(await steadyThreadCount(), before, 'no thread for cheap work');
-    } finally {
-      await cheap.close();
-    }
-  });
-
   test('sees what a worker sees: no outer variables', async () => {
     const before = await steadyThreadCount();
     const factor = 3;
