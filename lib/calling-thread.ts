@@ -69,12 +69,10 @@ export function finishHere(estimate: Estimate): boolean {
  * compiled from its source, exactly as in a worker, so it sees the same empty scope, and the
  * context is a structured clone, as a worker gets. Array items are the caller's own, not clones:
  * cloning them would cost more than cheap work itself. Returns the index of the first item left
- * for the threads (the item count when none is), and what an item was measured to cost. When it
- * finished the call here only because threads would have had to start first, `warmWouldWin`.
+ * for the threads (the item count when none is), and what an item was measured to cost.
  */
-export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number; warmWouldWin?: boolean }> {
+export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number }> {
   const fn = compileCached(source);
-  const ranBeforeCall = itemsRunHere.get(fn) ?? 0;
   let clonedContext: unknown;
   try {
     clonedContext = structuredClone(context);
@@ -149,14 +147,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     }
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(batchNs, 1))));
   }
-  // Judged once, for the whole call, from the cost it ended with; only for a call that succeeded,
-  // lasted long enough to be judged at all, and whose cost is to be trusted: items of real work
-  // (kWarmUpNs), or a function the JIT had warmed before this call (kMinProbeItems), as the first
-  // call of a cheap one can end on costs from V8's interpreter (sin × cos: ~100 ns, then 41 ns).
-  const trusted = ranBeforeCall >= kMinProbeItems || cheapestNs >= kWarmUpNs;
-  const warmWouldWin = coldStart && trusted && sendNs !== undefined && job.rowsDone === input.count
-    && !finishHere({ remaining: input.count, itemNs: Math.min(...recentNs), sendNs, cores: Math.min(cores, input.count), coldStart: false });
-  return { start: input.count, warmWouldWin };
+  return { start: input.count };
 }
 
 /**

@@ -77,11 +77,8 @@ export class Pool {
     return this[kRun](data, fn, resolveOptions(options, this.cores), true) as Promise<unknown[]>;
   }
 
-  /**
-   * @internal Runs one call; `keepValues` for map(). `lasting` is false for a one-shot call, whose
-   * pool closes after it: no threads are started then for a next call.
-   */
-  async [kRun](data: Data, fn: unknown, options: ResolvedOptions, keepValues: boolean, lasting = true): Promise<Matrix | unknown[]> {
+  /** @internal Runs one call; `keepValues` for map(). */
+  async [kRun](data: Data, fn: unknown, options: ResolvedOptions, keepValues: boolean): Promise<Matrix | unknown[]> {
     if (this.#closing) throw new ParallelizeError('ERR_POOL_CLOSED', 'This pool is closed; create another with createPool()');
     const spec = toFnSpec(fn);
     const { signal, timeout } = options;
@@ -106,9 +103,7 @@ export class Pool {
       // Not when the caller asked to be able to stop fn or bound its memory: on the calling
       // thread an endless loop could not be terminated, nor an allocation be limited.
       const here = spec.kind === 'inline' && options.callingThread && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
-      // Threads still loading count as cold: a call handed to them would wait for them.
-      const coldStart = ![...this.#workers].some((worker) => worker.loaded && !worker.stopping);
-      const { start, itemNs, warmWouldWin } = here ? await runOnCallingThread(job, input, spec.source, context, cores, coldStart) : { start: 0 };
+      const { start, itemNs } = here ? await runOnCallingThread(job, input, spec.source, context, cores, this.#workers.size === 0) : { start: 0, itemNs: undefined };
       if (start < input.count && !job.settled) {
         job.takeNewOutput(); // when the calling thread found the shape, workers get the matrix with JOB_START
         const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize, itemNs);
@@ -118,9 +113,6 @@ export class Pool {
         this.#dispatch();
       } else {
         debug('job %d: all %d items on the calling thread', job.id, input.count);
-        // Threads lost only for having to start first; without them, every later call of this
-        // size would lose the same way. Start them, idle, for the next call.
-        if (warmWouldWin && lasting) this.#startIdle(cores);
       }
       const result = await job.promise;
       report?.(true);
@@ -156,32 +148,14 @@ export class Pool {
   #dispatch(): void {
     for (const worker of this.#workers) if (!worker.stopping) this.#feed(worker);
     // Threads that are stopping still count: they are alive until their exit event.
-    while (!this.#closing && this.#workers.size < this.cores && this.#jobs.some((job) => this.#canJoin(job))) this.#feed(this.#startWorker());
-  }
-
-  /**
-   * Starts workers, idle, until `count` are alive. At once, not later from the event loop: a caller
-   * whose calls all run on the calling thread may not let the event loop turn between them. At
-   * its best: a thread that cannot be started (the permission model) is no error of the call.
-   */
-  #startIdle(count: number): void {
-    const wanted = Math.min(count, this.cores);
-    if (this.#workers.size >= wanted) return;
-    debug('starting %d workers, idle, for the next call', wanted - this.#workers.size);
-    try {
-      while (!this.#closing && this.#workers.size < wanted) this.#startWorker();
-    } catch (error) {
-      debug('could not start a worker ahead of a call: %s', error);
+    while (!this.#closing && this.#workers.size < this.cores && this.#jobs.some((job) => this.#canJoin(job))) {
+      const worker = new WorkerHandle({
+        message: (handle, message) => this.#onMessage(handle, message),
+        exit: (handle, code, expected, error) => this.#onExit(handle, code, expected, error),
+      }, this.#resourceLimits);
+      this.#workers.add(worker);
+      this.#feed(worker);
     }
-  }
-
-  #startWorker(): WorkerHandle {
-    const worker = new WorkerHandle({
-      message: (handle, message) => this.#onMessage(handle, message),
-      exit: (handle, code, expected, error) => this.#onExit(handle, code, expected, error),
-    }, this.#resourceLimits);
-    this.#workers.add(worker);
-    return worker;
   }
 
   /** True when a call has chunks left and may take one more worker. */

@@ -57,10 +57,8 @@ export type SharedTypedArray =
 
 /** Index of the job id in a worker's status array. */
 export const kStatusJobField = 0;
-/** Index of the item index in a worker's status array; -1 between items, kNotLoaded until the thread has loaded. */
+/** Index of the item index in a worker's status array; -1 between items. */
 export const kStatusIndexField = 1;
-/** The item index a worker's status holds until its thread has loaded our code and can take work. */
-export const kNotLoaded = -2;
 export const kStatusFieldCount = 2;
 
 /** Passed once to every worker as `workerData`. */

@@ -4,7 +4,7 @@ import { kBootstrapUrl } from './location.js';
 import { allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
 import {
-  MessageType, kNotLoaded, kStatusFieldCount, kStatusIndexField, kStatusJobField,
+  MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField,
   type MainMessage, type RunChunkMessage, type WorkerMessage, type WorkerStartup,
 } from './protocol.js';
 
@@ -39,7 +39,7 @@ export class WorkerHandle {
   #exited = false;
 
   constructor(events: WorkerEvents, resourceLimits: ResourceLimits | undefined) {
-    this.#status[kStatusIndexField] = kNotLoaded;
+    this.#status[kStatusIndexField] = -1;
     const workerData: WorkerStartup = { status: this.#status };
     this.#worker = new Worker(kEntry, { eval: true, workerData, ...(resourceLimits && { resourceLimits }) });
     this.threadId = this.#worker.threadId;
@@ -66,15 +66,6 @@ export class WorkerHandle {
   /** True once we asked the thread to stop: it takes no more chunks. */
   get stopping(): boolean {
     return this.#stopping !== undefined;
-  }
-
-  /**
-   * Whether the thread has loaded our code and can take work at once. Read from shared memory,
-   * not from an event: a caller whose calls all run on the calling thread never lets the event
-   * loop deliver one.
-   */
-  get loaded(): boolean {
-    return this.#status[kStatusIndexField] !== kNotLoaded;
   }
 
   /** The job and item this worker is running, if it is running one. */

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createPool, parallelize } from '@parallelize/core';
 import { finishHere, kThreadStartMs, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
 import { prepareInput } from '../lib/input.ts';
@@ -54,78 +52,6 @@ describe('the calling thread', () => {
     assert.ok(result.get(0, 1) === 0, 'the first item was timed here');
     assert.ok([...threads].filter((id) => id !== 0).length >= 1, `worker threads ran the rest: ${[...threads].join(', ')}`);
     assert.deepEqual(Array.from({ length: 40 }, (_, i) => result.get(i, 0)), Array.from({ length: 40 }, (_, i) => i));
-  });
-
-  describe('a pool whose call stayed here only because its threads had to start first', () => {
-    // 600 items of ~30 µs: 18 ms here, against 50 ms to start threads plus 9 ms on them, but
-    // ~10 ms on threads already running.
-    const fn = (x: number) => {
-      const until = performance.now() + 0.03;
-      while (performance.now() < until);
-      return [x, (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId];
-    };
-    const data = Float64Array.from({ length: 600 }, (_, i) => i);
-    const threadsOf = (result: { get(row: number, col: number): number }) => new Set(Array.from({ length: 600 }, (_, i) => result.get(i, 1)));
-
-    test('starts them as the call ends, idle, and a later call runs on them, even in a tight loop', async () => {
-      const before = await steadyThreadCount();
-      const pool = createPool({ cores: 2 });
-      try {
-        assert.deepEqual(threadsOf(await pool.parallelize(data, fn)), new Set([0]), 'the first call ran here');
-        assert.equal(threadCount(), before + 2, 'and started the pool\'s two threads as it ended');
-        // Calls that let no event-loop turn pass in between: the threads load meanwhile, and a
-        // call that finds them loaded hands its items to them.
-        const later = new Set<number>();
-        for (let call = 0; call < 20 && ![...later].some((id) => id !== 0); call++) for (const id of threadsOf(await pool.parallelize(data, fn))) later.add(id);
-        assert.ok([...later].some((id) => id !== 0), `a later call ran on them: ${[...later].join(', ')}`);
-      } finally {
-        await pool.close();
-      }
-      assert.equal(await steadyThreadCount(), before);
-    });
-
-    test('counts threads that are still loading as cold: a call right after does not wait for them', async () => {
-      const pool = createPool({ cores: 2 });
-      try {
-        await pool.parallelize(data, fn);
-        // The call started the threads as it ended; they take tens of ms to load, and the next
-        // call begins at once.
-        assert.deepEqual(threadsOf(await pool.parallelize(data, fn)), new Set([0]), 'it ran here rather than wait for the loading threads');
-      } finally {
-        await pool.close();
-      }
-    });
-
-    test('a one-shot call, and cheap work on a pool, start no thread', async () => {
-      const before = await steadyThreadCount();
-      assert.deepEqual(threadsOf(await parallelize(data, fn, { cores: 2 })), new Set([0]));
-      assert.equal(await steadyThreadCount(), before, 'a one-shot call left no thread behind');
-      // 200,000 cheap items are judged several times over; even on running threads they would
-      // not finish sooner.
-      const cheap = createPool({ cores: 2 });
-      try {
-        const many = Float64Array.from({ length: 200_000 }, (_, i) => i);
-        for (let call = 0; call < 3; call++) await cheap.parallelize(many, (x: number) => x * 2);
-        assert.equal(await steadyThreadCount(), before, 'no thread for cheap work');
-      } finally {
-        await cheap.close();
-      }
-    });
-
-    test('a thread that cannot be started is no error of the call that ran here', () => {
-      // Under the permission model without --allow-worker, creating a thread throws.
-      const script = `
-        import { createPool } from '@parallelize/core';
-        const pool = createPool({ cores: 2 });
-        const fn = ${fn.toString().replace(/\(process as unknown as WithBuiltins\)/g, 'process')};
-        const data = Float64Array.from({ length: 600 }, (_, i) => i);
-        for (let call = 0; call < 3; call++) console.log((await pool.parallelize(data, fn)).rows);
-        await pool.close();
-        console.log('closed');`;
-      const run = spawnSync(process.execPath, ['--experimental-permission', '--allow-fs-read=*', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 30_000 });
-      assert.equal(run.status, 0, run.stderr);
-      assert.equal(run.stdout, '600\n600\n600\nclosed\n');
-    });
   });
 
   test('sees what a worker sees: no outer variables', async () => {

@@ -29,8 +29,6 @@ interface Job {
 const debug = debuglog('parallelize');
 const port = parentPort!;
 const { status } = workerData as WorkerStartup;
-// Loaded: the main thread may now count on us (see WorkerHandle.loaded).
-status[kStatusIndexField] = -1;
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
 const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 // Each call's result matrix, once the main thread has it; read when a chunk starts.
