@@ -19,8 +19,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createPool, parallelize, type Matrix } from '@parallelize/core';
+import { createPool, parallelize } from '@parallelize/core';
 import { cases, traps, type BenchCase } from './bench-cases.ts';
+import { median, sameBits, span, time } from './measure.ts';
 import { bundleForNode } from './plain-node.ts';
 
 const { values: args } = parseArgs({
@@ -62,19 +63,6 @@ function inChild<T>(name: string, mode: 'serial' | 'parallel' | 'timing'): T {
 }
 
 const peakRss = (name: string, mode: 'serial' | 'parallel') => inChild<{ maxRssMiB: number }>(name, mode).maxRssMiB;
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const span = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
-
-function sameBits(a: Matrix, b: Matrix): boolean {
-  return a.rows === b.rows && a.cols === b.cols && a.data.every((v, k) => Object.is(v, b.data[k]));
-}
-
-async function time(run: () => unknown): Promise<number> {
-  const started = performance.now();
-  await run();
-  return performance.now() - started;
-}
 
 interface Row {
   name: string; items: number; serialMs: number[]; parallelMs: number[]; oneShotMs: number[];

@@ -22,6 +22,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { availableCores, createPool, type Matrix, type Pool } from '@parallelize/core';
 import { cases, type SharedInput } from './bench-cases.ts';
+import { median, sameBits, span, time } from './measure.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,15 +37,6 @@ const scale = Number(args.scale);
 
 interface Timings { items: number; serialMs: number[]; parallelMs: Record<number, number[]>; rawMs: Record<number, number[]>; identical: boolean }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const span = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
-const sameBits = (a: Matrix, b: Matrix) => a.rows === b.rows && a.cols === b.cols && a.data.every((v, k) => Object.is(v, b.data[k]));
-
-async function time(run: () => unknown): Promise<number> {
-  const started = performance.now();
-  await run();
-  return performance.now() - started;
-}
 
 // The hand-written worker: takes items from a shared counter until none is left, then reports.
 const kRawWorker = `
