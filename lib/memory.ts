@@ -9,9 +9,28 @@ type TypedArrayConstructor<T extends SharedTypedArray> = {
   readonly name: string;
 };
 
+/** Bytes of shared memory this thread has allocated through us, for `collectorFor` (collect.ts). */
+let sharedBytesAllocated = 0;
+
+/** How many bytes of shared memory this thread has allocated through us so far. */
+export function allocatedSharedBytes(): number {
+  return sharedBytesAllocated;
+}
+
+/** Counts shared memory that another thread allocated and this one now holds (a parallelizeSync result). */
+export function countSharedBytes(bytes: number): void {
+  sharedBytesAllocated += bytes;
+}
+
+function newShared(bytes: number): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(bytes);
+  sharedBytesAllocated += bytes;
+  return buffer;
+}
+
 /** A zero-filled typed array of `length` elements on a fresh `SharedArrayBuffer`. */
 export function allocateShared<T extends SharedTypedArray>(Type: TypedArrayConstructor<T>, length: number): T {
-  return new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT), 0, length);
+  return new Type(newShared(length * Type.BYTES_PER_ELEMENT), 0, length);
 }
 
 /** Bytes between the starts of two arrays that different threads write often; twice a cache line. */
@@ -24,7 +43,7 @@ const kCacheLinePadding = 128;
  */
 export function allocatePadded<T extends SharedTypedArray>(Type: TypedArrayConstructor<T>, length: number): T {
   const bytes = Math.ceil((length * Type.BYTES_PER_ELEMENT) / kCacheLinePadding + 1) * kCacheLinePadding;
-  return new Type(new SharedArrayBuffer(bytes), 0, length);
+  return new Type(newShared(bytes), 0, length);
 }
 
 /** The largest buffer a pool keeps between calls (see `SpareBuffer`). */

@@ -1,11 +1,12 @@
 import { debuglog } from 'node:util';
+import { collectBeforeCall } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
 import { runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors } from './job.js';
 import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import { Matrix } from './matrix.js';
-import { shareContext, SpareBuffer } from './memory.js';
+import { allocatedSharedBytes, shareContext, SpareBuffer } from './memory.js';
 import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type Progress, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
 import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
@@ -83,6 +84,7 @@ export class Pool {
     const spec = toFnSpec(fn);
     const { signal, timeout } = options;
     if (signal?.aborted) throw signal.reason;
+    collectBeforeCall(allocatedSharedBytes());
     const input = prepareInput(data, (length) => this.#spare.take(length));
     if (input.count === 0) {
       const empty = keepValues ? [] : Matrix.alloc(0, 0);
@@ -286,7 +288,7 @@ export class Pool {
   /** Tells a worker that a settled call is over, once it holds none of the call's chunks. */
   #release(job: Job, worker: WorkerHandle): void {
     if (!job.workers.has(worker) || worker.held.some((chunk) => chunk.jobId === job.id)) return;
-    if (!worker.stopping) worker.post({ type: MessageType.JOB_END, jobId: job.id });
+    if (!worker.stopping) worker.post({ type: MessageType.JOB_END, jobId: job.id, sharedBytes: allocatedSharedBytes() });
     job.workers.delete(worker);
   }
 

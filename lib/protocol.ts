@@ -114,6 +114,8 @@ export interface RunChunkMessage {
 export interface JobEndMessage {
   readonly type: typeof MessageType.JOB_END;
   readonly jobId: number;
+  /** Shared memory the main thread has allocated so far, in bytes: workers collect garbage by it (collect.ts). */
+  readonly sharedBytes: number;
 }
 
 export interface ShutdownMessage {

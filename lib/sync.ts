@@ -3,7 +3,8 @@ import { deserializeError, failureToError, invalidArg, ParallelizeError, type Pa
 import { withErrors } from './job.js';
 import { kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
-import { allocateShared, isTypedArray, toShared } from './memory.js';
+import { collectBeforeCall } from './collect.js';
+import { allocatedSharedBytes, allocateShared, countSharedBytes, isTypedArray, toShared } from './memory.js';
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
 import type { CollectedMatrix, Data, ItemOf, Mapper } from './types.js';
 import {
@@ -31,6 +32,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   if (options?.signal !== undefined) throw invalidArg('signal', 'absent in parallelizeSync (a blocked thread cannot see an abort; use timeout)', options.signal);
   if (options?.onProgress !== undefined) throw invalidArg('onProgress', 'absent in parallelizeSync (a blocked thread cannot call it)', options.onProgress);
   const spec = toFnSpec(fn);
+  collectBeforeCall(allocatedSharedBytes());
   const state = allocateShared(Int32Array, kSyncFieldCount);
   const { port1, port2 } = new MessageChannel();
   // Typed values go to shared memory here, so the coordinator and its workers read them in place.
@@ -54,6 +56,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
     const outcome = receiveMessageOnPort(port1)?.message as CoordinatorOutcome | undefined;
     if (outcome === undefined) throw new ParallelizeError('ERR_WORKER_EXIT', 'The coordinator thread settled without an outcome');
     if (outcome.ok) {
+      countSharedBytes(outcome.data.byteLength);
       const matrix = new Matrix(outcome.data, outcome.rows, outcome.cols);
       return outcome.errors ? withErrors(matrix, outcome.errors.map((failure) => ({ index: failure.index!, error: failureToError(failure) }))) : matrix;
     }

@@ -7,7 +7,9 @@
 import assert from 'node:assert';
 import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { collectorFor } from '../lib/collect.js';
 import { cloneable, serializeError } from '../lib/errors.js';
+import { allocatedSharedBytes } from '../lib/memory.js';
 import {
   MessageType, kStatusIndexField, kStatusJobField,
   type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
@@ -35,6 +37,9 @@ const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 const outputs = new Map<number, OutputSpec>();
 // Chunks run strictly one at a time, in arrival order, even when fn is async.
 let queue: Promise<void> = Promise.resolve();
+// An idle thread never collects garbage by itself, and every call's result matrix would stay
+// allocated for as long as we hold a handle to it (see collect.ts).
+const collect = collectorFor();
 
 // An error that escapes fn's call (a throwing timer, a rejected promise fn did not await) would
 // end the thread, and be blamed on whichever item runs then. We blame the call that last ran here
@@ -66,6 +71,7 @@ port.on('message', (message: MainMessage) => {
     case MessageType.JOB_END:
       jobs.delete(message.jobId);
       outputs.delete(message.jobId);
+      collect(message.sharedBytes + allocatedSharedBytes());
       break;
     case MessageType.SHUTDOWN:
       // Closing the port empties our event loop, so the thread exits by itself; unlike
