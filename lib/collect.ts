@@ -1,5 +1,9 @@
+import { debuglog } from 'node:util';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { threadId } from 'node:worker_threads';
+
+const debug = debuglog('parallelize');
 
 /**
  * V8 starts a garbage collection when a thread's heap grows, or its ArrayBuffer memory, but it does
@@ -12,34 +16,45 @@ import { runInNewContext } from 'node:vm';
  */
 export const kCollectAfterBytes = 64 * 2 ** 20;
 
-type Collect = () => void;
+/** V8's `gc()`. A synchronous `{ type: 'major' }` left the ArrayBuffers of old objects allocated. */
+type Collect = (options: { type: 'major'; execution: 'async' }) => void;
 
 /** V8's `gc()` once found, or null where it cannot be had (then we never try again). */
 let found: Collect | null | undefined;
+let attempts = 0;
+/** Tries before we take an empty context for a runtime that ignores the flag (Deno): a race with another thread can also empty one. */
+const kMaxAttempts = 3;
 
 /**
  * V8's `gc()` function, without `--expose-gc` on the command line: a context created while the flag
  * is set has one. The flag is unset again at once, so no other code sees a `gc` it did not ask for.
- * Undefined where none can be had.
+ * Undefined where none can be had, or where `PARALLELIZE_GC=0` turns collecting off.
  */
 export function garbageCollector(): Collect | undefined {
-  found ??= findCollector();
+  if (found === undefined && attempts++ < kMaxAttempts) found = findCollector();
   return found ?? undefined;
 }
 
-/**
- * @internal Looks for V8's `gc()`: null where it cannot be had, undefined where it may be next time.
- * The parameters are for specs.
- */
-export function findCollector(versions: NodeJS.ProcessVersions = process.versions, exposed: unknown = (globalThis as { gc?: unknown }).gc, setFlags = setFlagsFromString): Collect | null | undefined {
+/** @internal Looks for V8's `gc()`: null where it cannot be had, undefined where it may be next time. The parameters are for specs. */
+export function findCollector(
+  versions: NodeJS.ProcessVersions = process.versions, env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv,
+  exposed: unknown = (globalThis as { gc?: unknown }).gc, setFlags = setFlagsFromString,
+): Collect | null | undefined {
+  if (env.PARALLELIZE_GC === '0') return null;
   if (typeof exposed === 'function') return exposed as Collect;
-  // Electron and NW.js freeze V8's flags once started, and setting one then aborts the process.
-  if (versions.electron !== undefined || versions.nw !== undefined) return null;
+  const inContext = (): unknown => runInNewContext('typeof gc === "function" ? gc : undefined');
+  // The caller may have set the flag at run time: then we take its gc, and leave the flag alone.
+  const already = inContext();
+  if (typeof already === 'function') return already as Collect;
+  // Setting a flag where V8's flags are frozen aborts the process: in Electron and NW.js, or when asked.
+  const frozen = /--freeze[-_]flags[-_]after[-_]init\b/;
+  if (versions.electron !== undefined || versions.nw !== undefined || execArgv.some((arg) => frozen.test(arg)) || frozen.test(env.NODE_OPTIONS ?? '')) return null;
   try {
     setFlags('--expose-gc');
     try {
-      const collect: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
-      // Undefined when another thread unset the flag between our two steps: try again next time.
+      const collect = inContext();
+      // Undefined when another thread unset the flag between our two steps, or where setting flags
+      // does nothing: try again later, a few times.
       return typeof collect === 'function' ? (collect as Collect) : undefined;
     } finally {
       setFlags('--no-expose-gc');
@@ -51,20 +66,23 @@ export function findCollector(versions: NodeJS.ProcessVersions = process.version
 
 /**
  * A function to call with the running total of shared bytes this thread knows were allocated. Once
- * that total has grown since the last collection by `kCollectAfterBytes`, or by the size of this
- * thread's heap if larger, it collects everything: dropped shared memory then stays below about
- * the heap's own size, and the time spent collecting (which grows with the heap) stays in
- * proportion to the memory given back. A young-generation collection is not enough: a result the
- * caller held across a collection or two is promoted, and only a full one frees it.
+ * that total has grown by `kCollectAfterBytes` since `from` or the last collection, or by the size
+ * of this thread's heap if larger, it asks V8 for a full collection, which runs as a task of its
+ * own soon after (not inside the caller's call). Dropped shared memory then stays below about the
+ * heap's own size, and the time spent collecting, which grows with the heap (~1 ms per MiB on our
+ * 2-core VM), stays in proportion to the memory given back. A young-generation collection is not
+ * enough: a result that the caller held across a collection or two is promoted, and only a full
+ * one frees it.
  */
-export function collectorFor(collector: () => Collect | undefined = garbageCollector, heapBytes = usedHeapBytes): (allocatedBytes: number) => void {
-  let collectedAt = 0;
+export function collectorFor(from = 0, collector: () => Collect | undefined = garbageCollector, heapBytes = usedHeapBytes): (allocatedBytes: number) => void {
+  let collectedAt = from;
   return (allocatedBytes) => {
     const grown = allocatedBytes - collectedAt;
     if (grown < kCollectAfterBytes || grown < heapBytes()) return;
     collectedAt = allocatedBytes;
-    // A bare gc() is a full collection; `{ type: 'major' }` left the ArrayBuffers of old objects allocated.
-    collector()?.();
+    const collect = collector();
+    debug('thread %d: %s garbage after %d MiB of shared memory', threadId, collect ? 'collecting' : 'cannot collect', Math.round(grown / 2 ** 20));
+    collect?.({ type: 'major', execution: 'async' });
   };
 }
 

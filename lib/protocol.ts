@@ -69,6 +69,8 @@ export interface WorkerStartup {
    * plain stores suffice, as we read it after the thread has exited or to decide on a stop.
    */
   readonly status: Float64Array;
+  /** Shared memory the main thread had allocated when it started the worker, in bytes: the worker counts from there (collect.ts). */
+  readonly sharedBytes: number;
 }
 
 export interface JobStartMessage {

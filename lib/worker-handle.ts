@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { kBootstrapUrl } from './location.js';
-import { allocatePadded } from './memory.js';
+import { allocatedSharedBytes, allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
 import {
   MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField,
@@ -40,7 +40,7 @@ export class WorkerHandle {
 
   constructor(events: WorkerEvents, resourceLimits: ResourceLimits | undefined) {
     this.#status[kStatusIndexField] = -1;
-    const workerData: WorkerStartup = { status: this.#status };
+    const workerData: WorkerStartup = { status: this.#status, sharedBytes: allocatedSharedBytes() };
     this.#worker = new Worker(kEntry, { eval: true, workerData, ...(resourceLimits && { resourceLimits }) });
     this.threadId = this.#worker.threadId;
     debug('[%d] worker started', this.threadId);

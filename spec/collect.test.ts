@@ -1,22 +1,33 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { runInNewContext } from 'node:vm';
 import { describe, test } from 'node:test';
 import { createPool } from '@parallelize/core';
 import { collectorFor, findCollector, garbageCollector, kCollectAfterBytes } from '../lib/collect.ts';
 
 const MiB = 2 ** 20;
+const exposedHere = typeof (globalThis as { gc?: unknown }).gc === 'function';
 
-/** A collector that counts its calls, on a heap of `heap` bytes. */
-function counting(heap = 0): { collect: (allocated: number) => void; readonly count: number } {
+/** A collector that counts its calls, on a heap of `heap` bytes, counting from `from`. */
+function counting(heap = 0, from = 0): { collect: (allocated: number) => void; readonly count: number } {
   let count = 0;
-  const collect = collectorFor(() => () => count++, () => heap);
+  const collect = collectorFor(from, () => () => count++, () => heap);
   return { collect, get count() { return count; } };
 }
 
-/** Array-buffer memory of this process in MiB. */
-function arrayBufferMiB(): number {
-  return process.memoryUsage().arrayBuffers / MiB;
+/** Runs `body` (an ES module that may import the library) in a child `node`, with `flags`. */
+function child(body: string, flags: string[] = [], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
 }
+
+/** A child's loop over a pool that makes results of 8 MiB, enough to cross kCollectAfterBytes. */
+const poolLoop = `
+  import { createPool } from '@parallelize/core';
+  const pool = createPool({ cores: 2 });
+  const data = new Float64Array(new SharedArrayBuffer(8 * 2 ** 20));
+  for (let call = 0; call < 12; call++) await pool.parallelize(data, (x) => x, { callingThread: false });
+  await pool.close();
+`;
 
 describe('garbage collection of shared memory', () => {
   test('collects once kCollectAfterBytes of shared memory were allocated since the last time, not before', () => {
@@ -31,32 +42,37 @@ describe('garbage collection of shared memory', () => {
     assert.equal(tally.count, 2);
   });
 
-  test('waits for as much shared memory as the heap holds when the heap is larger', () => {
-    const tally = counting(3 * kCollectAfterBytes);
-    tally.collect(2 * kCollectAfterBytes);
-    assert.equal(tally.count, 0, 'a full collection costs in proportion to the heap');
-    tally.collect(3 * kCollectAfterBytes);
-    assert.equal(tally.count, 1);
+  test('counts from where a worker started, and waits for as much as the heap holds when it is larger', () => {
+    const late = counting(0, 5 * kCollectAfterBytes);
+    late.collect(5 * kCollectAfterBytes + 1);
+    assert.equal(late.count, 0, 'memory allocated before the thread started is none of its business');
+    const big = counting(3 * kCollectAfterBytes);
+    big.collect(2 * kCollectAfterBytes);
+    assert.equal(big.count, 0, 'a full collection costs in proportion to the heap');
+    big.collect(3 * kCollectAfterBytes);
+    assert.equal(big.count, 1);
   });
 
-  test('finds V8\'s gc() without --expose-gc, and leaves no `gc` for other code to see', () => {
-    assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'this spec runs without --expose-gc');
+  test('finds V8\'s gc() without --expose-gc, and leaves no `gc` for other code to see', { skip: exposedHere && 'run with --expose-gc' }, () => {
     assert.equal(typeof garbageCollector(), 'function');
     assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined');
     assert.equal(runInNewContext('typeof gc'), 'undefined', 'the flag is unset again');
   });
 
-  test('uses a gc() the command line exposed, and none in Electron or NW.js, whose flags are frozen', () => {
+  test('takes a gc() already exposed, and sets no flag where they are frozen or collecting is turned off', () => {
+    const untouched = (): never => assert.fail('no flag may be set here');
     const exposed = (): void => {};
-    assert.equal(findCollector(process.versions, exposed), exposed);
-    const refuse = (): never => assert.fail('no flag may be set where flags are frozen');
-    assert.equal(findCollector({ ...process.versions, electron: '39.0.0' }, undefined, refuse), null);
-    assert.equal(findCollector({ ...process.versions, nw: '0.90.0' }, undefined, refuse), null);
+    assert.equal(findCollector(process.versions, {}, [], exposed, untouched), exposed);
+    assert.equal(findCollector({ ...process.versions, electron: '39.0.0' }, {}, [], undefined, untouched), null);
+    assert.equal(findCollector({ ...process.versions, nw: '0.90.0' }, {}, [], undefined, untouched), null);
+    assert.equal(findCollector(process.versions, {}, ['--freeze-flags-after-init'], undefined, untouched), null);
+    assert.equal(findCollector(process.versions, { NODE_OPTIONS: '--freeze_flags_after_init' }, [], undefined, untouched), null);
+    assert.equal(findCollector(process.versions, { PARALLELIZE_GC: '0' }, [], exposed, untouched), null);
   });
 
-  test('gives up where flags cannot be set, and tries again where the flag was unset under it', () => {
-    assert.equal(findCollector(process.versions, undefined, () => { throw new Error('frozen'); }), null);
-    assert.equal(findCollector(process.versions, undefined, () => {}), undefined, 'no gc in a context made without the flag');
+  test('gives up where setting a flag throws, and tries again where the flag did not take', () => {
+    assert.equal(findCollector(process.versions, {}, [], undefined, () => { throw new Error('frozen'); }), null);
+    assert.equal(findCollector(process.versions, {}, [], undefined, () => {}), undefined, 'no gc in a context made without the flag');
   });
 
   test('a pool gives the memory of dropped results back, however many calls it makes', async () => {
@@ -64,19 +80,49 @@ describe('garbage collection of shared memory', () => {
     // fn allocates nothing, so nothing but us starts a collection on the workers, and an idle
     // worker never collects by itself: each one held a handle to every result it wrote into.
     const data = new Float64Array(new SharedArrayBuffer(8 * MiB));
-    garbageCollector()!();
-    const before = arrayBufferMiB();
+    garbageCollector()?.({ type: 'major', execution: 'async' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = process.memoryUsage().arrayBuffers;
+    let most = 0;
     try {
       for (let call = 0; call < 48; call++) {
         const result = await pool.parallelize(data, (x: number, i: number) => x + i, { callingThread: false });
         assert.equal(result.get(data.length - 1, 0), data.length - 1, 'every call is still right');
+        most = Math.max(most, (process.memoryUsage().arrayBuffers - before) / MiB);
       }
-      // Measured while the workers live: a closed pool's threads take their handles with them.
-      // 48 results of 8 MiB: 384 MiB if none were freed; at most about kCollectAfterBytes (or the heap) are not.
-      const kept = arrayBufferMiB() - before;
-      assert.ok(kept < 160, `${kept.toFixed(0)} MiB of dropped results are still allocated`);
     } finally {
       await pool.close();
     }
+    // 48 results of 8 MiB: 384 MiB if none were freed; at most about kCollectAfterBytes (or the heap) are not.
+    assert.ok(most < 160, `up to ${most.toFixed(0)} MiB of dropped results were still allocated`);
+  });
+
+  test('a one-shot call\'s threads do not collect for memory allocated before they started', () => {
+    const run = child(`
+      import { Matrix, parallelize } from '@parallelize/core';
+      const kept = Matrix.alloc(100, 2 ** 17); // 100 MiB the caller keeps
+      for (let call = 0; call < 3; call++) await parallelize(new Float64Array(1000), (x) => x, { callingThread: false, cores: 2 });
+      console.log(kept.rows);
+    `, [], { NODE_DEBUG: 'parallelize' });
+    assert.equal(run.status, 0, run.stderr);
+    const collections = run.stderr.split('\n').filter((line) => / thread \d+: collecting garbage/.test(line));
+    assert.ok(collections.length > 0, 'the calling thread collects');
+    assert.deepEqual(collections.filter((line) => !/ thread 0:/.test(line)), [], 'no worker thread does');
+  });
+
+  test('leaves a flag the caller set alone, and does not abort where flags are frozen', () => {
+    const user = child(`
+      import { setFlagsFromString } from 'node:v8';
+      import { runInNewContext } from 'node:vm';
+      setFlagsFromString('--expose-gc');
+      ${poolLoop}
+      console.log(runInNewContext('typeof gc'));
+    `, [], { NODE_DEBUG: 'parallelize' });
+    assert.equal(user.status, 0, user.stderr);
+    assert.match(user.stderr, /collecting garbage/);
+    assert.equal(user.stdout.trim(), 'function');
+    const frozen = child(poolLoop, ['--freeze-flags-after-init'], { NODE_DEBUG: 'parallelize' });
+    assert.equal(frozen.status, 0, frozen.stderr);
+    assert.match(frozen.stderr, /cannot collect garbage/);
   });
 });

@@ -30,7 +30,7 @@ interface Job {
 
 const debug = debuglog('parallelize');
 const port = parentPort!;
-const { status } = workerData as WorkerStartup;
+const { status, sharedBytes } = workerData as WorkerStartup;
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
 const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 // Each call's result matrix, once the main thread has it; read when a chunk starts.
@@ -38,8 +38,9 @@ const outputs = new Map<number, OutputSpec>();
 // Chunks run strictly one at a time, in arrival order, even when fn is async.
 let queue: Promise<void> = Promise.resolve();
 // An idle thread never collects garbage by itself, and every call's result matrix would stay
-// allocated for as long as we hold a handle to it (see collect.ts).
-const collect = collectorFor();
+// allocated for as long as we hold a handle to it (see collect.ts). Memory the main thread
+// allocated before we started is none of ours: a one-shot call's threads would collect for nothing.
+const collect = collectorFor(sharedBytes);
 
 // An error that escapes fn's call (a throwing timer, a rejected promise fn did not await) would
 // end the thread, and be blamed on whichever item runs then. We blame the call that last ran here
