@@ -7,3 +7,12 @@ export const kBootstrapUrl = new URL('../workers/bootstrap.js', import.meta.url)
 
 /** The thread that runs a `parallelizeSync` call while the caller is blocked. */
 export const kCoordinatorUrl = new URL('../workers/coordinator.js', import.meta.url).href;
+
+/**
+ * A one-line script that imports the module at `url`, to start a worker with (`eval: true`).
+ * Workers inherit the parent's execArgv, and a file entry point fails under `--input-type` (as in
+ * `node --input-type=module -e ...`), while an evaluated one is unaffected.
+ */
+export function entryScript(url: string): string {
+  return `import(${JSON.stringify(url)})`;
+}

@@ -1,7 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
 import { withErrors } from './job.js';
-import { kCoordinatorUrl } from './location.js';
+import { entryScript, kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
 import { collectBeforeCall } from './collect.js';
 import { allocatedSharedBytes, allocateShared, countSharedBytes, isTypedArray, toShared } from './memory.js';
@@ -46,7 +46,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   };
   let coordinator: Worker;
   try {
-    coordinator = new Worker(new URL(kCoordinatorUrl), { workerData: startup, transferList: [port2] });
+    coordinator = new Worker(entryScript(kCoordinatorUrl), { eval: true, workerData: startup, transferList: [port2] });
   } catch (error) {
     throw new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
   }

@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { kBootstrapUrl } from './location.js';
+import { entryScript, kBootstrapUrl } from './location.js';
 import { allocatedSharedBytes, allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
 import {
@@ -10,10 +10,7 @@ import {
 
 const debug = debuglog('parallelize');
 
-// Workers inherit the parent's execArgv, and a file entry point fails under `--input-type`
-// (as in `node --input-type=module -e ...`), while an evaluated one is unaffected; so the entry
-// point is a one-line script that imports the bootstrap.
-const kEntry = `import(${JSON.stringify(kBootstrapUrl)})`;
+const kEntry = entryScript(kBootstrapUrl);
 
 /** How long a worker gets to leave by itself after SHUTDOWN before we terminate it. */
 export const kShutdownGraceMs = 500;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
@@ -14,6 +15,17 @@ describe('parallelizeSync', () => {
     for (const data of [Array.from(randomFloats(40, 1)), randomFloats(40, 2), matrix, [Int16Array.of(1, 2), Int16Array.of(3)]]) {
       assertSameMatrix(parallelizeSync(data as never, fn as never, { cores: 2 }), await serialMap(data, fn));
     }
+  });
+
+  test('works in `node --input-type=module -e`, whose flag every thread inherits', () => {
+    // A worker started from a file fails to load under --input-type; the coordinator then never
+    // beat, and the caller waited 5 s for ERR_WORKER_EXIT.
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      import { parallelizeSync } from '@parallelize/core';
+      console.log(parallelizeSync([1, 2, 3], (x) => x * 2, { cores: 2 }).data.join());
+    `], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr.slice(-500));
+    assert.equal(child.stdout.trim(), '2,4,6');
   });
 
   test('runs task() modules and passes the context', () => {
