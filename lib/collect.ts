@@ -16,8 +16,11 @@ const debug = debuglog('parallelize');
  */
 export const kCollectAfterBytes = 64 * 2 ** 20;
 
-/** V8's `gc()`. A synchronous `{ type: 'major' }` left the ArrayBuffers of old objects allocated. */
-type Collect = (options: { type: 'major'; execution: 'async' }) => void;
+/**
+ * V8's `gc()`: a full collection now when called bare, or soon after as a task of its own. A
+ * synchronous `{ type: 'major' }` left the ArrayBuffers of old objects allocated.
+ */
+type Collect = (options?: { type: 'major'; execution: 'async' }) => void;
 
 /** V8's `gc()` once found, or null where it cannot be had (then we never try again). */
 let found: Collect | null | undefined;
@@ -68,21 +71,23 @@ export function findCollector(
  * A function to call with the running total of shared bytes this thread knows were allocated. Once
  * that total has grown by `kCollectAfterBytes` since `from` or the last collection, or by the size
  * of this thread's heap if larger, it asks V8 for a full collection, which runs as a task of its
- * own soon after (not inside the caller's call). Dropped shared memory then stays below about the
+ * own soon after (not inside the caller's call), or at once with `now`: a thread that blocks in
+ * one parallelizeSync call after another never runs such a task. Dropped shared memory then stays below about the
  * heap's own size, and the time spent collecting, which grows with the heap (~1 ms per MiB on our
  * 2-core VM), stays in proportion to the memory given back. A young-generation collection is not
  * enough: a result that the caller held across a collection or two is promoted, and only a full
  * one frees it.
  */
-export function collectorFor(from = 0, collector: () => Collect | undefined = garbageCollector, heapBytes = usedHeapBytes): (allocatedBytes: number) => void {
+export function collectorFor(from = 0, collector: () => Collect | undefined = garbageCollector, heapBytes = usedHeapBytes): (allocatedBytes: number, now?: boolean) => void {
   let collectedAt = from;
-  return (allocatedBytes) => {
+  return (allocatedBytes, now = false) => {
     const grown = allocatedBytes - collectedAt;
     if (grown < kCollectAfterBytes || grown < heapBytes()) return;
     collectedAt = allocatedBytes;
     const collect = collector();
-    debug('thread %d: %s garbage after %d MiB of shared memory', threadId, collect ? 'collecting' : 'cannot collect', Math.round(grown / 2 ** 20));
-    collect?.({ type: 'major', execution: 'async' });
+    debug('thread %d: %s after %d MiB of shared memory', threadId, collect ? `collecting garbage ${now ? 'now' : 'soon'}` : 'cannot collect garbage', Math.round(grown / 2 ** 20));
+    if (now) collect?.();
+    else collect?.({ type: 'major', execution: 'async' });
   };
 }
 
@@ -90,5 +95,5 @@ function usedHeapBytes(): number {
   return getHeapStatistics().used_heap_size;
 }
 
-/** Called on the calling thread as each call starts, with `allocatedSharedBytes()`. */
+/** Called on the calling thread as each call starts, with `allocatedSharedBytes()` (and `now` for a blocking call). */
 export const collectBeforeCall = collectorFor();

@@ -24,7 +24,7 @@ export function countSharedBytes(bytes: number): void {
 
 function newShared(bytes: number): SharedArrayBuffer {
   const buffer = new SharedArrayBuffer(bytes);
-  sharedBytesAllocated += bytes;
+  countSharedBytes(bytes);
   return buffer;
 }
 

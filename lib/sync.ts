@@ -32,7 +32,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   if (options?.signal !== undefined) throw invalidArg('signal', 'absent in parallelizeSync (a blocked thread cannot see an abort; use timeout)', options.signal);
   if (options?.onProgress !== undefined) throw invalidArg('onProgress', 'absent in parallelizeSync (a blocked thread cannot call it)', options.onProgress);
   const spec = toFnSpec(fn);
-  collectBeforeCall(allocatedSharedBytes());
+  collectBeforeCall(allocatedSharedBytes(), true);
   const state = allocateShared(Int32Array, kSyncFieldCount);
   const { port1, port2 } = new MessageChannel();
   // Typed values go to shared memory here, so the coordinator and its workers read them in place.

@@ -9,10 +9,10 @@ const MiB = 2 ** 20;
 const exposedHere = typeof (globalThis as { gc?: unknown }).gc === 'function';
 
 /** A collector that counts its calls, on a heap of `heap` bytes, counting from `from`. */
-function counting(heap = 0, from = 0): { collect: (allocated: number) => void; readonly count: number } {
-  let count = 0;
-  const collect = collectorFor(from, () => () => count++, () => heap);
-  return { collect, get count() { return count; } };
+function counting(heap = 0, from = 0): { collect: (allocated: number, now?: boolean) => void; readonly count: number; readonly asked: unknown[] } {
+  const asked: unknown[] = [];
+  const collect = collectorFor(from, () => (options) => asked.push(options ?? 'now'), () => heap);
+  return { collect, get count() { return asked.length; }, asked };
 }
 
 /** Runs `body` (an ES module that may import the library) in a child `node`, with `flags`. */
@@ -40,6 +40,13 @@ describe('garbage collection of shared memory', () => {
     assert.equal(tally.count, 1, 'counted from the last collection');
     tally.collect(2 * kCollectAfterBytes);
     assert.equal(tally.count, 2);
+  });
+
+  test('asks for a collection as a task of its own, or at once for a thread about to block', () => {
+    const tally = counting();
+    tally.collect(kCollectAfterBytes);
+    tally.collect(2 * kCollectAfterBytes, true);
+    assert.deepEqual(tally.asked, [{ type: 'major', execution: 'async' }, 'now']);
   });
 
   test('counts from where a worker started, and waits for as much as the heap holds when it is larger', () => {
@@ -108,6 +115,15 @@ describe('garbage collection of shared memory', () => {
     const collections = run.stderr.split('\n').filter((line) => / thread \d+: collecting garbage/.test(line));
     assert.ok(collections.length > 0, 'the calling thread collects');
     assert.deepEqual(collections.filter((line) => !/ thread 0:/.test(line)), [], 'no worker thread does');
+  });
+
+  test('parallelizeSync collects at once: a thread blocking in one call after another never runs a task', () => {
+    const run = child(`
+      import { parallelizeSync } from '@parallelize/core';
+      for (let call = 0; call < 10; call++) parallelizeSync(new Float64Array(2 ** 20), (x) => x, { cores: 2 });
+    `, [], { NODE_DEBUG: 'parallelize' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, / thread 0: collecting garbage now/);
   });
 
   test('leaves a flag the caller set alone, and does not abort where flags are frozen', () => {
