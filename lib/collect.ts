@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { debuglog } from 'node:util';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -25,7 +26,7 @@ type Collect = (options?: { type: 'major'; execution: 'async' }) => void;
 /** V8's `gc()` once found, or null where it cannot be had (then we never try again). */
 let found: Collect | null | undefined;
 let attempts = 0;
-/** Tries before we take an empty context for a runtime that ignores the flag (Deno): a race with another thread can also empty one. */
+/** Tries before we take an empty context for a runtime that ignores the flag (Deno). */
 const kMaxAttempts = 3;
 
 /**
@@ -38,9 +39,49 @@ export function garbageCollector(): Collect | undefined {
   return found ?? undefined;
 }
 
+/**
+ * A lock around setting the flag, shared by every thread of this library that one thread started
+ * (workers get it in their startup data): when the threads of a pool looked for gc() at once, one
+ * thread's unset landed between another's set and its look in half of the runs.
+ */
+let flagLock: Int32Array | undefined;
+
+/** This thread's lock around the flag, for the threads it starts. */
+export function sharedFlagLock(): Int32Array {
+  return (flagLock ??= new Int32Array(new SharedArrayBuffer(4)));
+}
+
+/** Takes the lock of the thread that started this one. */
+export function useFlagLock(lock: Int32Array): void {
+  flagLock = lock;
+}
+
+function withFlagLock<T>(body: () => T): T {
+  const lock = sharedFlagLock();
+  while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) Atomics.wait(lock, 0, 1, 5);
+  try {
+    return body();
+  } finally {
+    Atomics.store(lock, 0, 0);
+    Atomics.notify(lock, 0);
+  }
+}
+
+/**
+ * The process's own flags: a worker's `process.execArgv` holds only what it was started with
+ * (`[]` in a Worker started with `execArgv: []`, even under `node --freeze-flags-after-init`).
+ */
+function processFlags(): string[] {
+  let commandLine: string[] = [];
+  try {
+    commandLine = readFileSync('/proc/self/cmdline', 'latin1').split('\0');
+  } catch { /* not Linux: execArgv is all we know */ }
+  return [...process.execArgv, ...commandLine];
+}
+
 /** @internal Looks for V8's `gc()`: null where it cannot be had, undefined where it may be next time. The parameters are for specs. */
 export function findCollector(
-  versions: NodeJS.ProcessVersions = process.versions, env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv,
+  versions: NodeJS.ProcessVersions = process.versions, env: NodeJS.ProcessEnv = process.env, flags: readonly string[] = processFlags(),
   exposed: unknown = (globalThis as { gc?: unknown }).gc, setFlags = setFlagsFromString,
 ): Collect | null | undefined {
   if (env.PARALLELIZE_GC === '0') return null;
@@ -51,17 +92,19 @@ export function findCollector(
   if (typeof already === 'function') return already as Collect;
   // Setting a flag where V8's flags are frozen aborts the process: in Electron and NW.js, or when asked.
   const frozen = /--freeze[-_]flags[-_]after[-_]init\b/;
-  if (versions.electron !== undefined || versions.nw !== undefined || execArgv.some((arg) => frozen.test(arg)) || frozen.test(env.NODE_OPTIONS ?? '')) return null;
+  if (versions.electron !== undefined || versions.nw !== undefined || flags.some((flag) => frozen.test(flag)) || frozen.test(env.NODE_OPTIONS ?? '')) return null;
   try {
-    setFlags('--expose-gc');
-    try {
-      const collect = inContext();
-      // Undefined when another thread unset the flag between our two steps, or where setting flags
-      // does nothing: try again later, a few times.
-      return typeof collect === 'function' ? (collect as Collect) : undefined;
-    } finally {
-      setFlags('--no-expose-gc');
-    }
+    return withFlagLock(() => {
+      setFlags('--expose-gc');
+      try {
+        const collect = inContext();
+        // Undefined where setting flags does nothing (Deno), or where code of the caller's own
+        // unset it meanwhile: try again later, a few times.
+        return typeof collect === 'function' ? (collect as Collect) : undefined;
+      } finally {
+        setFlags('--no-expose-gc');
+      }
+    });
   } catch {
     return null;
   }

@@ -71,6 +71,8 @@ export interface WorkerStartup {
   readonly status: Float64Array;
   /** Shared memory the main thread had allocated when it started the worker, in bytes: the worker counts from there (collect.ts). */
   readonly sharedBytes: number;
+  /** The lock that the thread starting this one takes around setting a V8 flag, to take as well (collect.ts). */
+  readonly flagLock: Int32Array;
 }
 
 export interface JobStartMessage {

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { sharedFlagLock } from './collect.js';
 import { entryScript, kBootstrapUrl } from './location.js';
 import { allocatedSharedBytes, allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
@@ -37,7 +38,7 @@ export class WorkerHandle {
 
   constructor(events: WorkerEvents, resourceLimits: ResourceLimits | undefined) {
     this.#status[kStatusIndexField] = -1;
-    const workerData: WorkerStartup = { status: this.#status, sharedBytes: allocatedSharedBytes() };
+    const workerData: WorkerStartup = { status: this.#status, sharedBytes: allocatedSharedBytes(), flagLock: sharedFlagLock() };
     this.#worker = new Worker(kEntry, { eval: true, workerData, ...(resourceLimits && { resourceLimits }) });
     this.threadId = this.#worker.threadId;
     debug('[%d] worker started', this.threadId);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { describe, test } from 'node:test';
 import { createPool } from '@parallelize/core';
-import { collectorFor, findCollector, garbageCollector, kCollectAfterBytes } from '../lib/collect.ts';
+import { collectorFor, findCollector, garbageCollector, kCollectAfterBytes, sharedFlagLock } from '../lib/collect.ts';
 
 const MiB = 2 ** 20;
 const exposedHere = typeof (globalThis as { gc?: unknown }).gc === 'function';
@@ -15,9 +17,10 @@ function counting(heap = 0, from = 0): { collect: (allocated: number, now?: bool
   return { collect, get count() { return asked.length; }, asked };
 }
 
-/** Runs `body` (an ES module that may import the library) in a child `node`, with `flags`. */
+/** Runs `body` (an ES module that may import the built library) in a child `node`, with `flags`. */
 function child(body: string, flags: string[] = [], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+  const root = fileURLToPath(new URL('..', import.meta.url)); // where `@parallelize/core` names this package
+  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
 }
 
 /** A child's loop over a pool that makes results of 8 MiB, enough to cross kCollectAfterBytes. */
@@ -75,6 +78,14 @@ describe('garbage collection of shared memory', () => {
     assert.equal(findCollector(process.versions, {}, ['--freeze-flags-after-init'], undefined, untouched), null);
     assert.equal(findCollector(process.versions, { NODE_OPTIONS: '--freeze_flags_after_init' }, [], undefined, untouched), null);
     assert.equal(findCollector(process.versions, { PARALLELIZE_GC: '0' }, [], exposed, untouched), null);
+  });
+
+  test('sets the flag only while holding the lock its threads share', () => {
+    const lock = sharedFlagLock();
+    const held: number[] = [];
+    findCollector(process.versions, {}, [], undefined, () => { held.push(Atomics.load(lock, 0)); });
+    assert.deepEqual(held, [1, 1], 'set and unset under the lock');
+    assert.equal(Atomics.load(lock, 0), 0, 'released');
   });
 
   test('gives up where setting a flag throws, and tries again where the flag did not take', () => {
@@ -140,5 +151,15 @@ describe('garbage collection of shared memory', () => {
     const frozen = child(poolLoop, ['--freeze-flags-after-init'], { NODE_DEBUG: 'parallelize' });
     assert.equal(frozen.status, 0, frozen.stderr);
     assert.match(frozen.stderr, /cannot collect garbage/);
+  });
+
+  test('does not abort in a Worker started with no flags of its own in a process with frozen flags', { skip: !existsSync('/proc/self/cmdline') && 'no /proc to read the process\'s flags from' }, () => {
+    const run = child(`
+      import { Worker } from 'node:worker_threads';
+      const worker = new Worker(${JSON.stringify(poolLoop)} + 'console.log("done")', { eval: true, execArgv: [] });
+      worker.on('exit', (code) => console.log('exit', code));
+    `, ['--freeze-flags-after-init']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n'), ['done', 'exit 0']);
   });
 });

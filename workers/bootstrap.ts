@@ -7,7 +7,7 @@
 import assert from 'node:assert';
 import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { collectorFor } from '../lib/collect.js';
+import { collectorFor, useFlagLock } from '../lib/collect.js';
 import { cloneable, serializeError } from '../lib/errors.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
 import {
@@ -30,7 +30,8 @@ interface Job {
 
 const debug = debuglog('parallelize');
 const port = parentPort!;
-const { status, sharedBytes } = workerData as WorkerStartup;
+const { status, sharedBytes, flagLock } = workerData as WorkerStartup;
+useFlagLock(flagLock);
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
 const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 // Each call's result matrix, once the main thread has it; read when a chunk starts.
