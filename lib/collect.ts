@@ -11,7 +11,7 @@ const debug = debuglog('parallelize');
  * not count SharedArrayBuffer memory (nodejs/node#34703). Every result of ours lives on a fresh
  * SharedArrayBuffer, which stays allocated until every thread that was sent it has collected its
  * handle, and a thread that allocates little JavaScript rarely collects: an idle worker never does.
- * A pool making 100 calls with results of 8 MiB grew to 900 MiB of RSS, all of it garbage. So once
+ * A pool making 100 calls with results of 8 MiB reached 867 MiB of RSS, nearly all of it garbage. So once
  * this many bytes of shared memory have been allocated since a thread last collected, it collects,
  * as V8 itself would for as much ArrayBuffer memory.
  */
