@@ -56,11 +56,15 @@ export interface Estimate {
  * of sending it), which no number of threads makes faster.
  */
 export function finishHere(estimate: Estimate): boolean {
-  const { remaining, itemNs, sendNs, cores, coldStart } = estimate;
-  const hereMs = (remaining * itemNs) / 1e6;
+  const { remaining, itemNs } = estimate;
+  return (remaining * itemNs) / 1e6 <= threadsMs(estimate);
+}
+
+/** What the rest of a call would take on threads, in ms, by the rule of `finishHere`. */
+function threadsMs({ remaining, itemNs, sendNs, cores, coldStart }: Estimate): number {
   const serializeMs = (remaining * sendNs) / 2 / 1e6;
   const computeMs = (remaining * (itemNs + kItemOverheadNs + sendNs / 2)) / cores / 1e6;
-  return hereMs <= (coldStart ? kThreadStartMs : kWarmCallMs) + Math.max(serializeMs, computeMs);
+  return (coldStart ? kThreadStartMs : kWarmCallMs) + Math.max(serializeMs, computeMs);
 }
 
 /**
@@ -69,9 +73,11 @@ export function finishHere(estimate: Estimate): boolean {
  * compiled from its source, exactly as in a worker, so it sees the same empty scope, and the
  * context is a structured clone, as a worker gets. Array items are the caller's own, not clones:
  * cloning them would cost more than cheap work itself. Returns the index of the first item left
- * for the threads (the item count when none is), and what an item was measured to cost.
+ * for the threads (the item count when none is), and what an item was measured to cost; for a
+ * call finished here while the pool had no threads ready, the ms that running threads would have
+ * saved (`forgoneMs`), by which the pool decides to start its threads.
  */
-export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number }> {
+export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number; forgoneMs?: number }> {
   const fn = compileCached(source);
   let clonedContext: unknown;
   try {
@@ -147,7 +153,13 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     }
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(batchNs, 1))));
   }
-  return { start: input.count };
+  // Finished here for want of threads: what threads already running would have saved.
+  let forgoneMs = 0;
+  if (coldStart && job.rowsDone === input.count && elapsed > kWarmCallMs) {
+    sendNs ??= timeSending(input, 0);
+    forgoneMs = Math.max(0, elapsed - threadsMs({ remaining: input.count, itemNs: Math.min(...recentNs), sendNs, cores: Math.min(cores, input.count), coldStart: false }));
+  }
+  return { start: input.count, forgoneMs };
 }
 
 /**

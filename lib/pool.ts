@@ -2,7 +2,7 @@ import { debuglog } from 'node:util';
 import { collectBeforeCall } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
-import { runOnCallingThread } from './calling-thread.js';
+import { kThreadStartMs, runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors } from './job.js';
 import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import { Matrix } from './matrix.js';
@@ -50,6 +50,8 @@ export class Pool {
   #closing: Promise<void> | undefined;
   /** The last call a stray error was reported for, after it settled. */
   #warnedJob = -1;
+  /** Ms that calls finished on the calling thread for want of threads would have saved on running ones, since threads were last started. */
+  #forgoneMs = 0;
 
   /** Use `createPool()`, which checks the options the same way. */
   constructor(options?: PoolOptions) {
@@ -105,7 +107,8 @@ export class Pool {
       // Not when the caller asked to be able to stop fn or bound its memory: on the calling
       // thread an endless loop could not be terminated, nor an allocation be limited.
       const here = spec.kind === 'inline' && options.callingThread && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
-      const { start, itemNs } = here ? await runOnCallingThread(job, input, spec.source, context, cores, this.#workers.size === 0) : { start: 0, itemNs: undefined };
+      const { start, itemNs, forgoneMs } = here ? await runOnCallingThread(job, input, spec.source, context, cores, !this.#warm) : { start: 0, itemNs: undefined, forgoneMs: 0 };
+      if (forgoneMs) this.#forgo(forgoneMs);
       if (start < input.count && !job.settled) {
         job.takeNewOutput(); // when the calling thread found the shape, workers get the matrix with JOB_START
         const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize, itemNs);
@@ -136,7 +139,8 @@ export class Pool {
     this.#closing ??= (async () => {
       this.#spare.dispose();
       for (const job of this.#jobs) job.fail(new ParallelizeError('ERR_POOL_CLOSED', 'The pool was closed while this call was running'));
-      await Promise.all([...this.#workers].map((worker) => worker.close()));
+      // A thread still loading would only read SHUTDOWN once loaded: we need nothing from it.
+      await Promise.all([...this.#workers].map((worker) => (worker.ready ? worker.close() : worker.terminate())));
     })();
     return this.#closing;
   }
@@ -146,18 +150,42 @@ export class Pool {
     return this.close();
   }
 
+  /** Whether the pool has threads, every one of them loaded: a call sent now starts at once. */
+  get #warm(): boolean {
+    const live = [...this.#workers].filter((worker) => !worker.stopping);
+    return live.length > 0 && live.every((worker) => worker.ready);
+  }
+
+  /**
+   * Counts what a call finished on the calling thread would have saved on running threads, and
+   * starts the threads once that adds up to what starting them costs (kThreadStartMs). Without
+   * this, a pool whose calls each cost less than a thread start never started its threads and ran
+   * every call on one core. Starting them at the first such call lost for pools making few calls
+   * (3 calls: 158 against 79 ms); waiting until the time lost equals the price of a start never
+   * pays more than twice the better choice made in hindsight.
+   */
+  #forgo(ms: number): void {
+    this.#forgoneMs += ms;
+    if (this.#forgoneMs < kThreadStartMs || this.#closing || this.#workers.size > 0) return;
+    debug('%s ms on the calling thread would have been saved by running threads: starting %d', this.#forgoneMs.toFixed(1), this.cores);
+    this.#forgoneMs = 0;
+    while (this.#workers.size < this.cores) this.#spawn();
+  }
+
   /** Hands chunks to workers that have room, and starts workers while calls want more. */
   #dispatch(): void {
     for (const worker of this.#workers) if (!worker.stopping) this.#feed(worker);
     // Threads that are stopping still count: they are alive until their exit event.
-    while (!this.#closing && this.#workers.size < this.cores && this.#jobs.some((job) => this.#canJoin(job))) {
-      const worker = new WorkerHandle({
-        message: (handle, message) => this.#onMessage(handle, message),
-        exit: (handle, code, expected, error) => this.#onExit(handle, code, expected, error),
-      }, this.#resourceLimits);
-      this.#workers.add(worker);
-      this.#feed(worker);
-    }
+    while (!this.#closing && this.#workers.size < this.cores && this.#jobs.some((job) => this.#canJoin(job))) this.#feed(this.#spawn());
+  }
+
+  #spawn(): WorkerHandle {
+    const worker = new WorkerHandle({
+      message: (handle, message) => this.#onMessage(handle, message),
+      exit: (handle, code, expected, error) => this.#onExit(handle, code, expected, error),
+    }, this.#resourceLimits);
+    this.#workers.add(worker);
+    return worker;
   }
 
   /** True when a call has chunks left and may take one more worker. */

@@ -59,7 +59,12 @@ export type SharedTypedArray =
 export const kStatusJobField = 0;
 /** Index of the item index in a worker's status array; -1 between items. */
 export const kStatusIndexField = 1;
-export const kStatusFieldCount = 2;
+/**
+ * Index of the worker's "loaded" flag (1 once its bootstrap has run), read from shared memory
+ * rather than sent: a caller awaiting one calling-thread call after another never lets a message in.
+ */
+export const kStatusReadyField = 2;
+export const kStatusFieldCount = 3;
 
 /** Passed once to every worker as `workerData`. */
 export interface WorkerStartup {

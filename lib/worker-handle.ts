@@ -5,7 +5,7 @@ import { entryScript, kBootstrapUrl } from './location.js';
 import { allocatedSharedBytes, allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
 import {
-  MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField,
+  MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField, kStatusReadyField,
   type MainMessage, type RunChunkMessage, type WorkerMessage, type WorkerStartup,
 } from './protocol.js';
 
@@ -59,6 +59,11 @@ export class WorkerHandle {
     // got a chunk, because posting the call's setup failed, must not either. This comes after the
     // listeners, because adding a 'message' listener refs the worker's port again.
     this.#worker.unref();
+  }
+
+  /** True once the thread has loaded its bootstrap: a chunk sent now starts at once. */
+  get ready(): boolean {
+    return this.#status[kStatusReadyField] === 1 && !this.#exited;
   }
 
   /** True once we asked the thread to stop: it takes no more chunks. */

@@ -4,7 +4,7 @@ import { createPool, parallelize } from '@parallelize/core';
 import { finishHere, kThreadStartMs, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
 import { prepareInput } from '../lib/input.ts';
 import { Job } from '../lib/job.ts';
-import { rejection, steadyThreadCount, threadCount } from './helpers.ts';
+import { rejection, steadyThreadCount, threadCount, threadsBackTo } from './helpers.ts';
 
 // Inline functions must be self-contained, so each one below reads its thread id itself
 // (0 is the calling thread) from the `worker_threads` module.
@@ -136,5 +136,51 @@ describe('the cost the calling thread measured', () => {
     // (Where instrumentation makes even the cheap items look costly, threads may take over sooner.)
     assert.ok(start < 100_000 + 1100, `handed over at item ${start}`);
     assert.ok(spent < 3000, `the calling thread ran for ${spent.toFixed(0)} ms`);
+  });
+});
+
+describe('a pool whose calls stay on the calling thread for want of threads', () => {
+  // 600 items of ~30 µs: 18 ms here, ~9.5 ms on two running threads, but less than a thread start.
+  const busy = (x: number): number[] => {
+    const end = performance.now() + 0.03;
+    let s = x;
+    while (performance.now() < end) s = Math.sqrt(s + 1);
+    return [s, (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId];
+  };
+  const data = Float64Array.from({ length: 600 }, (_, i) => i);
+
+  test('starts its threads once they would have saved what starting them costs, then uses them', async () => {
+    const before = await steadyThreadCount();
+    const pool = createPool({ cores: 2 });
+    try {
+      await pool.parallelize(data, busy);
+      assert.equal(threadCount(), before, 'one call saves less than a thread start: no thread yet');
+      let calls = 1;
+      for (; threadCount() === before && calls < 40; calls++) await pool.parallelize(data, busy);
+      assert.equal(threadCount(), before + 2, `threads after ${calls} calls`);
+      assert.ok(calls >= 2, 'not before the time lost adds up to a thread start');
+      // Calls go on here while the threads load, then go to them.
+      let threads = new Set<number>();
+      for (let call = 0; call < 200 && threads.size < 2; call++) {
+        const result = await pool.parallelize(data, busy);
+        threads = new Set(Array.from({ length: result.rows }, (_, i) => result.get(i, 1)).filter((id) => id !== 0));
+      }
+      assert.equal(threads.size, 2, 'both threads took part in a call');
+    } finally {
+      await pool.close();
+    }
+    await threadsBackTo(before);
+  });
+
+  test('starts none for calls that threads would not make faster', async () => {
+    const before = await steadyThreadCount();
+    const pool = createPool({ cores: 2 });
+    try {
+      const cheap = Float64Array.from({ length: 100_000 }, (_, i) => i);
+      for (let call = 0; call < 30; call++) await pool.parallelize(cheap, (x: number) => x * 2 + 1);
+      assert.equal(threadCount(), before);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -11,7 +11,7 @@ import { collectorFor, useFlagLock } from '../lib/collect.js';
 import { cloneable, serializeError } from '../lib/errors.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
 import {
-  MessageType, kStatusIndexField, kStatusJobField,
+  MessageType, kStatusIndexField, kStatusJobField, kStatusReadyField,
   type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
 import { itemReader, type ItemReader } from './items.js';
@@ -84,6 +84,9 @@ port.on('message', (message: MainMessage) => {
       assert.fail(`Unknown message type ${(message as { type: unknown }).type}`);
   }
 });
+
+// Last, once every listener is in place: the pool counts a thread as warm from here.
+status[kStatusReadyField] = 1;
 
 async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailure> {
   const loaded = await loadFunction(message.fn);
