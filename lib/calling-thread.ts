@@ -153,11 +153,15 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     }
     batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(batchNs, 1))));
   }
-  // Finished here for want of threads: what threads already running would have saved.
+  // Finished here for want of threads: what threads already running would have saved, counted
+  // only where they would have taken the call, and at the steady cost per item. The call's own
+  // time also holds the JIT's warm-up, pauses and other calls' batches, none of which threads
+  // would have saved: counting it started threads for cheap calls that never went to them.
   let forgoneMs = 0;
   if (coldStart && job.rowsDone === input.count && elapsed > kWarmCallMs) {
     sendNs ??= timeSending(input, 0);
-    forgoneMs = Math.max(0, elapsed - threadsMs({ remaining: input.count, itemNs: Math.min(...recentNs), sendNs, cores: Math.min(cores, input.count), coldStart: false }));
+    const warm = { remaining: input.count, itemNs: Math.min(...recentNs), sendNs, cores: Math.min(cores, input.count), coldStart: false };
+    if (!finishHere(warm)) forgoneMs = Math.max(0, Math.min(elapsed, (input.count * warm.itemNs) / 1e6) - threadsMs(warm));
   }
   return { start: input.count, forgoneMs };
 }

@@ -52,6 +52,8 @@ export class Pool {
   #warnedJob = -1;
   /** Ms that calls finished on the calling thread for want of threads would have saved on running ones, since threads were last started. */
   #forgoneMs = 0;
+  /** A thread died before it had loaded: we no longer start threads that no call asked for. */
+  #loadFailed = false;
 
   /** Use `createPool()`, which checks the options the same way. */
   constructor(options?: PoolOptions) {
@@ -166,7 +168,7 @@ export class Pool {
    */
   #forgo(ms: number): void {
     this.#forgoneMs += ms;
-    if (this.#forgoneMs < kThreadStartMs || this.#closing || this.#workers.size > 0) return;
+    if (this.#forgoneMs < kThreadStartMs || this.#closing || this.#loadFailed || this.#workers.size > 0) return;
     debug('%s ms on the calling thread would have been saved by running threads: starting %d', this.#forgoneMs.toFixed(1), this.cores);
     this.#forgoneMs = 0;
     while (this.#workers.size < this.cores) this.#spawn();
@@ -255,6 +257,8 @@ export class Pool {
    */
   #onExit(worker: WorkerHandle, exitCode: number, expected: boolean, error: Error | undefined): void {
     this.#workers.delete(worker);
+    // Starting it again would most likely fail again, and for nothing when no call needs it.
+    if (!expected && !worker.loaded) this.#loadFailed = true;
     const running = worker.running;
     for (const chunk of worker.held) {
       const job = this.#jobsById.get(chunk.jobId)!;

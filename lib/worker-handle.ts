@@ -61,9 +61,14 @@ export class WorkerHandle {
     this.#worker.unref();
   }
 
-  /** True once the thread has loaded its bootstrap: a chunk sent now starts at once. */
+  /** True once the thread has loaded its bootstrap, even after it exited. */
+  get loaded(): boolean {
+    return this.#status[kStatusReadyField] === 1;
+  }
+
+  /** True while the thread is loaded and alive: a chunk sent now starts at once. */
   get ready(): boolean {
-    return this.#status[kStatusReadyField] === 1 && !this.#exited;
+    return this.loaded && !this.#exited;
   }
 
   /** True once we asked the thread to stop: it takes no more chunks. */
