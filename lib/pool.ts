@@ -52,8 +52,8 @@ export class Pool {
   #warnedJob = -1;
   /** Ms that calls finished on the calling thread for want of threads would have saved on running ones, since threads were last started. */
   #forgoneMs = 0;
-  /** A thread died before it had loaded: we no longer start threads that no call asked for. */
-  #loadFailed = false;
+  /** A thread could not be started, or died by itself: we no longer start threads that no call asked for. */
+  #threadFailed = false;
 
   /** Use `createPool()`, which checks the options the same way. */
   constructor(options?: PoolOptions) {
@@ -168,10 +168,16 @@ export class Pool {
    */
   #forgo(ms: number): void {
     this.#forgoneMs += ms;
-    if (this.#forgoneMs < kThreadStartMs || this.#closing || this.#loadFailed || this.#workers.size > 0) return;
+    if (this.#forgoneMs < kThreadStartMs || this.#closing || this.#threadFailed || this.#workers.size > 0) return;
     debug('%s ms on the calling thread would have been saved by running threads: starting %d', this.#forgoneMs.toFixed(1), this.cores);
     this.#forgoneMs = 0;
-    while (this.#workers.size < this.cores) this.#spawn();
+    try {
+      while (this.#workers.size < this.cores) this.#spawn();
+    } catch (error) {
+      // No call asked for these threads, and the one that led here has its result already.
+      debug('could not start a thread: %s', (error as Error).message);
+      this.#threadFailed = true;
+    }
   }
 
   /** Hands chunks to workers that have room, and starts workers while calls want more. */
@@ -257,8 +263,9 @@ export class Pool {
    */
   #onExit(worker: WorkerHandle, exitCode: number, expected: boolean, error: Error | undefined): void {
     this.#workers.delete(worker);
-    // Starting it again would most likely fail again, and for nothing when no call needs it.
-    if (!expected && !worker.loaded) this.#loadFailed = true;
+    // Starting another would likely fail again (a thread that dies before loading, or soon after),
+    // and a call that needs threads starts its own.
+    if (!expected) this.#threadFailed = true;
     const running = worker.running;
     for (const chunk of worker.held) {
       const job = this.#jobsById.get(chunk.jobId)!;

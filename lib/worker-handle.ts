@@ -61,14 +61,9 @@ export class WorkerHandle {
     this.#worker.unref();
   }
 
-  /** True once the thread has loaded its bootstrap, even after it exited. */
-  get loaded(): boolean {
-    return this.#status[kStatusReadyField] === 1;
-  }
-
-  /** True while the thread is loaded and alive: a chunk sent now starts at once. */
+  /** True once the thread has loaded its bootstrap, while it is alive: a chunk sent now starts at once. */
   get ready(): boolean {
-    return this.loaded && !this.#exited;
+    return this.#status[kStatusReadyField] === 1 && !this.#exited;
   }
 
   /** True once we asked the thread to stop: it takes no more chunks. */
