@@ -160,8 +160,10 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   let forgoneMs = 0;
   if (coldStart && job.rowsDone === input.count && elapsed > kWarmCallMs) {
     sendNs ??= timeSending(input, 0);
-    const warm = { remaining: input.count, itemNs: Math.min(...recentNs), sendNs, cores: Math.min(cores, input.count), coldStart: false };
-    if (!finishHere(warm)) forgoneMs = Math.max(0, Math.min(elapsed, (input.count * warm.itemNs) / 1e6) - threadsMs(warm));
+    const itemNs = Math.min(...recentNs);
+    const hereMs = (input.count * itemNs) / 1e6;
+    const onThreadsMs = threadsMs({ remaining: input.count, itemNs, sendNs, cores: Math.min(cores, input.count), coldStart: false });
+    if (hereMs > onThreadsMs) forgoneMs = Math.max(0, Math.min(elapsed, hereMs) - onThreadsMs);
   }
   return { start: input.count, forgoneMs };
 }
