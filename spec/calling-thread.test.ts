@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { createPool, parallelize } from '@parallelize/core';
 import { finishHere, kThreadStartMs, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
 import { prepareInput } from '../lib/input.ts';
 import { Job } from '../lib/job.ts';
-import { rejection, steadyThreadCount, threadCount, threadsBackTo } from './helpers.ts';
+import { rejection, runModule, steadyThreadCount, threadCount, threadsBackTo } from './helpers.ts';
 
 // Inline functions must be self-contained, so each one below reads its thread id itself
 // (0 is the calling thread) from the `worker_threads` module.
@@ -180,8 +178,7 @@ describe('a pool whose calls stay on the calling thread for want of threads', ()
 
   /** Runs a pool of `calls` calls of `busy` in a child `node` that preloads `fixture`; returns the outcome. */
   function childPool(fixture: string, calls: number): { status: number | null; stdout: string; stderr: string } {
-    const root = fileURLToPath(new URL('..', import.meta.url));
-    return spawnSync(process.execPath, ['--require', fixture, '--input-type=module', '-e', `
+    return runModule(`
       import { createPool } from '@parallelize/core';
       const busy = ${busy.toString()};
       const data = Float64Array.from({ length: 600 }, (_, i) => i);
@@ -194,7 +191,7 @@ describe('a pool whose calls stay on the calling thread for want of threads', ()
       }
       await pool.close();
       console.log(failed);
-    `], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_DEBUG: 'parallelize' } });
+    `, { flags: ['--require', fixture], env: { NODE_DEBUG: 'parallelize' } });
   }
   const warmUps = (stderr: string) => stderr.split('\n').filter((line) => line.includes('would have been saved by running threads')).length;
 

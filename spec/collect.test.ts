@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { describe, test } from 'node:test';
 import { createPool } from '@parallelize/core';
+import { runModule } from './helpers.ts';
 import { collectorFor, findCollector, garbageCollector, kCollectAfterBytes, sharedFlagLock } from '../lib/collect.ts';
 
 const MiB = 2 ** 20;
@@ -17,11 +16,8 @@ function counting(heap = 0, from = 0): { collect: (allocated: number, now?: bool
   return { collect, get count() { return asked.length; }, asked };
 }
 
-/** Runs `body` (an ES module that may import the built library) in a child `node`, with `flags`. */
-function child(body: string, flags: string[] = [], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const root = fileURLToPath(new URL('..', import.meta.url)); // where `@parallelize/core` names this package
-  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
-}
+/** Runs `body` in a child `node` with `flags`, and `NODE_DEBUG=parallelize` when asked. */
+const child = (body: string, flags: string[] = [], env: Record<string, string> = {}) => runModule(body, { flags, env });
 
 /** A child's loop over a pool that makes results of 8 MiB, enough to cross kCollectAfterBytes. */
 const poolLoop = `

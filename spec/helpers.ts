@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Matrix } from '@parallelize/core';
 
 /** A small seeded generator (mulberry32), so every run sees the same "random" data. */
@@ -102,4 +104,13 @@ export async function rejection(promise: Promise<unknown>, ms = 10_000): Promise
     return error;
   }
   assert.fail('expected the promise to reject');
+}
+
+/**
+ * Runs `body`, an ES module, in a child `node` started in the package root, where `@parallelize/core`
+ * names the built package; `flags` go before it (`--require`, V8 flags), `env` adds to ours.
+ */
+export function runModule(body: string, { flags = [], env = {}, timeout = 60_000 }: { flags?: string[]; env?: Record<string, string>; timeout?: number } = {}): { status: number | null; stdout: string; stderr: string } {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: root, encoding: 'utf8', timeout, env: { ...process.env, ...env } });
 }

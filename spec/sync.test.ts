@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
 import { kHeartbeatMs, kSyncFieldCount, kSyncHeartbeatField, kSyncSettled, kSyncStateField } from '../lib/protocol.ts';
 import { waitForCoordinator } from '../lib/sync.ts';
-import { assertSameMatrix, randomFloats, serialMap, steadyThreadCount, threadsBackTo } from './helpers.ts';
+import { assertSameMatrix, randomFloats, runModule, serialMap, steadyThreadCount, threadsBackTo } from './helpers.ts';
 
 describe('parallelizeSync', () => {
   test('blocks and returns what parallelize would, for every kind of data', async () => {
@@ -20,10 +19,10 @@ describe('parallelizeSync', () => {
   test('works in `node --input-type=module -e`, whose flag every thread inherits', () => {
     // A worker started from a file fails to load under --input-type; the coordinator then never
     // beat, and the caller waited 5 s for ERR_WORKER_EXIT.
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const child = runModule(`
       import { parallelizeSync } from '@parallelize/core';
       console.log(parallelizeSync([1, 2, 3], (x) => x * 2, { cores: 2 }).data.join());
-    `], { encoding: 'utf8', timeout: 30_000 });
+    `, { timeout: 30_000 });
     assert.equal(child.status, 0, child.stderr.slice(-500));
     assert.equal(child.stdout.trim(), '2,4,6');
   });
