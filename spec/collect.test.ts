@@ -48,6 +48,16 @@ describe('garbage collection of shared memory', () => {
     assert.deepEqual(tally.asked, [{ type: 'major', execution: 'async' }, 'now']);
   });
 
+  test('collects at once when the task it asked for had no chance to run: the event loop never turned since', async () => {
+    const tally = counting();
+    tally.collect(kCollectAfterBytes);
+    tally.collect(2 * kCollectAfterBytes); // as a caller awaiting calls that never leave the calling thread
+    await new Promise((resolve) => setImmediate(resolve));
+    tally.collect(3 * kCollectAfterBytes);
+    const task = { type: 'major', execution: 'async' };
+    assert.deepEqual(tally.asked, [task, 'now', task]);
+  });
+
   test('counts from where a worker started, and waits for as much as the heap holds when it is larger', () => {
     const late = counting(0, 5 * kCollectAfterBytes);
     late.collect(5 * kCollectAfterBytes + 1);
