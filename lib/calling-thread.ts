@@ -6,7 +6,7 @@ import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
 import { packRecords } from './records.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
-import { itemReader } from '../workers/items.js';
+import { itemReader, typedItems } from '../workers/items.js';
 import { runChunk } from '../workers/run-chunk.js';
 
 const debug = debuglog('parallelize');
@@ -86,6 +86,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     return { start: 0 }; // the threads report it as ERR_DATA_CLONE
   }
   const getItem = itemReader(input.spec)(input.items, 0);
+  const items = typedItems(input.spec);
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
   /**
@@ -95,7 +96,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const run = async (start: number, end: number): Promise<{ spent: number; end: number }> => {
     const started = performance.now();
     const outcome = await runChunk({
-      fn, context: clonedContext, getItem, start, end, control, status, inline: true, collect: job.collect, output: job.output,
+      fn, context: clonedContext, getItem, typedItems: items, onCallingThread: true, start, end, control, status, inline: true, collect: job.collect, output: job.output,
       keepValues: job.keepValues, deadline: started + 2 * kStepMs,
     });
     const spent = performance.now() - started;

@@ -14,7 +14,7 @@ import {
   MessageType, kStatusIndexField, kStatusJobField, kStatusReadyField,
   type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
-import { itemReader, type ItemReader } from './items.js';
+import { itemReader, typedItems, type ItemReader } from './items.js';
 import { loadFunction } from './load-function.js';
 import { runChunk } from './run-chunk.js';
 
@@ -26,6 +26,7 @@ interface Job {
   readonly context: unknown;
   readonly control: Int32Array;
   readonly itemReader: ItemReader;
+  readonly typedItems: ArrayLike<unknown> | undefined;
 }
 
 const debug = debuglog('parallelize');
@@ -93,7 +94,7 @@ async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailur
   if ('code' in loaded) return loaded;
   return {
     ...loaded, context: message.context, collect: message.collect, keepValues: message.keepValues, control: message.control,
-    itemReader: itemReader(message.input),
+    itemReader: itemReader(message.input), typedItems: typedItems(message.input),
   };
 }
 
@@ -114,6 +115,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         collect: job.collect,
         keepValues: job.keepValues,
         getItem: job.itemReader(chunk.items, chunk.start),
+        typedItems: job.typedItems,
         start: chunk.start,
         end: chunk.end,
         control: job.control,

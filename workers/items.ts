@@ -21,3 +21,8 @@ export function itemReader(input: InputSpec): ItemReader {
       return () => (index) => input.values.subarray(input.offsets[index], input.offsets[index + 1]);
   }
 }
+
+/** The items themselves for typed-array input, which the hot loop reads in place (see numbers-loop.ts). */
+export function typedItems(input: InputSpec): ArrayLike<unknown> | undefined {
+  return input.kind === 'typed' ? input.values : undefined;
+}

@@ -1,12 +1,20 @@
 import { describe, firstGood, serializeError, shapeFailure } from '../lib/errors.js';
 import { allocateShared } from '../lib/memory.js';
 import { kCancelledField, kStatusIndexField, type OutputSpec, type SerializedFailure } from '../lib/protocol.js';
+import { kCancelled, runNumbers, type Held, type Items } from './numbers-loop.js';
 
 /** Everything one chunk needs; no thread APIs, so it can be tested on the main thread. */
 export interface ChunkJob {
   readonly fn: (item: unknown, index: number, context: unknown) => unknown;
   readonly context: unknown;
   readonly getItem: (index: number) => unknown;
+  /** For typed-array input, the items themselves: rows of numbers then read them in place. */
+  readonly typedItems?: ArrayLike<unknown>;
+  /**
+   * The chunk runs on the calling thread, where no other thread can cancel it or see it die
+   * mid-batch: rows of numbers need not look at the cancelled flag or publish each item's index.
+   */
+  readonly onCallingThread?: boolean;
   readonly start: number;
   readonly end: number;
   /** The call's control fields: `kCancelledField` turns non-zero when the call is over. */
@@ -51,6 +59,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   // This loop is the per-item overhead of the whole library, so everything it touches is a local:
   // closures or property loads per item cost us up to a third of a cheap item (measured).
   const { fn, context, getItem, start, end, control, status, output } = job;
+  const items = job.typedItems ?? getItem;
   // Rows go into the call's result when we have it (no copy on the main thread), else into a
   // buffer of our own; row `index` starts at `(index - base) * cols` either way.
   let values = output?.values ?? new Float64Array(0);
@@ -84,7 +93,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
     }
     try {
       if (numbers) {
-        const stopped = runNumbersUntil(fn, getItem, context, index, end, values, base, control, status, held, deadline);
+        const stopped = runNumbersUntil(fn, items, context, index, end, values, base, control, status, held, deadline, job.onCallingThread !== true);
         if (stopped === kCancelled) return { status: 'cancelled' };
         if (held.late) {
           stop = stopped;
@@ -137,8 +146,6 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   return { status: 'done', end: stop, cols, values: own, inPlace: output !== undefined, failures };
 }
 
-const kCancelled = -1;
-
 /**
  * Items between two looks at the clock when a chunk has a deadline, at most (rows of numbers start
  * with one and double up to it). A look costs ~50–200 ns; an item turning costly can run this
@@ -146,15 +153,6 @@ const kCancelled = -1;
  */
 const kNumbersPerCheck = 1024;
 const kItemsPerCheck = 16;
-
-interface Held {
-  /** What fn returned for the item runNumbers stopped at, when that was not a number. */
-  result: unknown;
-  /** The index at which we look at the clock next (Infinity without a deadline). */
-  nextCheck: number;
-  /** runNumbersUntil stopped because the deadline had passed. */
-  late: boolean;
-}
 
 /**
  * runNumbers over rows [index, end), with a look at the clock each time `held.nextCheck` is
@@ -167,12 +165,12 @@ interface Held {
  * (measured; here they stay at ~2).
  */
 function runNumbersUntil(
-  fn: ChunkJob['fn'], getItem: ChunkJob['getItem'], context: unknown, index: number, end: number,
-  values: Float64Array, base: number, control: Int32Array, status: Float64Array, held: Held, deadline: number,
+  fn: ChunkJob['fn'], items: Items, context: unknown, index: number, end: number,
+  values: Float64Array, base: number, control: Int32Array, status: Float64Array, held: Held, deadline: number, watched: boolean,
 ): number {
   for (let rows = 1; ; rows = Math.min(2 * rows, kNumbersPerCheck)) {
     const to = Math.min(end, held.nextCheck);
-    const stopped = runNumbers(fn, getItem, context, index, to, values, base, control, status, held);
+    const stopped = runNumbers(fn, items, context, index, to, values, base, control, status, held, watched);
     if (stopped !== to || to === end) return stopped;
     index = to;
     if (performance.now() > deadline) {
@@ -181,30 +179,6 @@ function runNumbersUntil(
     }
     held.nextCheck = index + rows;
   }
-}
-
-/**
- * The hot loop for rows of one number, the commonest cheap case: runs items from `index` while
- * fn returns numbers, and returns where it stopped: `end`, kCancelled, or the index of an item
- * whose result is anything else (left in `held.result` for runChunk). It is a small function of
- * its own so that V8 optimizes it like a hand-written loop (~2–3 ns per item, measured); the same
- * lines inside runChunk cost 15–30 ns, as runChunk's rarer paths keep deoptimizing it.
- */
-function runNumbers(
-  fn: ChunkJob['fn'], getItem: ChunkJob['getItem'], context: unknown, index: number, end: number,
-  values: Float64Array, base: number, control: Int32Array, status: Float64Array, held: Held,
-): number {
-  for (; index < end; index++) {
-    if (control[kCancelledField] !== 0) return kCancelled;
-    status[kStatusIndexField] = index;
-    const result = fn(getItem(index), index, context);
-    if (typeof result !== 'number') {
-      held.result = result;
-      return index;
-    }
-    values[index - base] = result;
-  }
-  return end;
 }
 
 function taskFailure(error: unknown, index: number, inline: boolean): SerializedFailure {

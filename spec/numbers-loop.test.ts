@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { kCancelledField, kControlFieldCount, kStatusFieldCount, kStatusIndexField } from '../lib/protocol.ts';
+import { kCancelled, loopFor, runNumbers, type Held, type Items } from '../workers/numbers-loop.ts';
+import { runModule } from './helpers.ts';
+
+type Fn = (item: unknown, index: number, context: unknown) => unknown;
+
+/** Runs `fn` over all of `items` (a typed array, or read through a function) into fresh rows. */
+function run(fn: Fn, items: Items, count: number, watched: boolean, { base = 0, start = 0, context = undefined as unknown } = {}) {
+  const control = new Int32Array(kControlFieldCount);
+  const status = new Float64Array(kStatusFieldCount).fill(-1);
+  const held: Held = { result: undefined, nextCheck: Infinity, late: false };
+  const values = new Float64Array(count - base);
+  const stopped = runNumbers(fn, items, context, start, count, values, base, control, status, held, watched);
+  return { stopped, values, status, held, control };
+}
+
+describe('numbers loop', () => {
+  test('gives each function loops of its own, compiled once for each variant', () => {
+    const double: Fn = (x) => (x as number) * 2;
+    const triple: Fn = (x) => (x as number) * 3;
+    assert.notEqual(loopFor(double, true, true), loopFor(triple, true, true), 'one loop for two functions stops inlining them');
+    assert.equal(loopFor(double, true, true), loopFor(double, true, true));
+    assert.notEqual(loopFor(double, true, true), loopFor(double, true, false));
+    assert.notEqual(loopFor(double, true, true), loopFor(double, false, true));
+  });
+
+  test('reads a typed array in place, or any input through its reader, into the same rows', () => {
+    const data = Float64Array.from({ length: 100 }, (_, i) => i / 3);
+    const fn: Fn = (x, i, context) => (x as number) * 2 + i + (context as number);
+    const expected = Float64Array.from(data, (x, i) => x * 2 + i + 5);
+    for (const watched of [true, false]) {
+      assert.deepEqual(run(fn, data, 100, watched, { context: 5 }).values, expected);
+      assert.deepEqual(run(fn, (i) => data[i], 100, watched, { context: 5 }).values, expected);
+    }
+    // Row i goes to values[i - base]: a chunk that starts at 40 writes from the first slot of its own rows.
+    assert.deepEqual(run(fn, data, 100, true, { base: 40, start: 40, context: 5 }).values, expected.subarray(40));
+  });
+
+  test('stops at the first result that is not a number, and leaves it and its index behind', () => {
+    for (const watched of [true, false]) {
+      const { stopped, held, status, values } = run((x, i) => (i === 3 ? [x] : i), new Float64Array(6), 6, watched);
+      assert.equal(stopped, 3);
+      assert.deepEqual(held.result, [0]);
+      assert.equal(status[kStatusIndexField], 3);
+      assert.deepEqual([...values], [0, 1, 2, 0, 0, 0], 'rows after it are left to the caller');
+    }
+  });
+
+  test('leaves the index of the item that threw, watched or not', () => {
+    for (const watched of [true, false]) {
+      const control = new Int32Array(kControlFieldCount);
+      const status = new Float64Array(kStatusFieldCount).fill(-1);
+      const held: Held = { result: undefined, nextCheck: Infinity, late: false };
+      const fn: Fn = (x, i) => {
+        if (i === 4) throw new Error('item 4');
+        return i;
+      };
+      assert.throws(() => runNumbers(fn, new Float64Array(8), undefined, 0, 8, new Float64Array(8), 0, control, status, held, watched), /item 4/);
+      assert.equal(status[kStatusIndexField], 4);
+    }
+  });
+
+  test('a watched loop publishes each index before its item runs, and stops once the call is cancelled', () => {
+    const control = new Int32Array(kControlFieldCount);
+    const status = new Float64Array(kStatusFieldCount);
+    const held: Held = { result: undefined, nextCheck: Infinity, late: false };
+    const seen: number[] = [];
+    const fn: Fn = (x, i) => {
+      seen.push(status[kStatusIndexField]!);
+      if (i === 2) control[kCancelledField] = 1; // another worker failed
+      return i;
+    };
+    assert.equal(runNumbers(fn, new Float64Array(6), undefined, 0, 6, new Float64Array(6), 0, control, status, held, true), kCancelled);
+    assert.deepEqual(seen, [0, 1, 2]);
+  });
+
+  test('an unwatched loop, on the calling thread where no other thread can cancel a batch, runs every item', () => {
+    const cancelledFirst = new Int32Array(kControlFieldCount);
+    cancelledFirst[kCancelledField] = 1;
+    const status = new Float64Array(kStatusFieldCount);
+    const held: Held = { result: undefined, nextCheck: Infinity, late: false };
+    assert.equal(runNumbers((x, i) => i, new Float64Array(6), undefined, 0, 6, new Float64Array(6), 0, cancelledFirst, status, held, false), 6,
+      'runChunk looks at the flag before each chunk instead');
+  });
+
+  test('where strings cannot be compiled, every function shares one loop, with the same rows', () => {
+    const child = runModule(`
+      import { loopFor, runNumbers } from './workers/numbers-loop.ts';
+      const a = (x) => x + 1, b = (x) => x * 10;
+      const status = new Float64Array(3), held = {}, control = new Int32Array(1);
+      const rows = (fn, items, watched) => { const values = new Float64Array(4); runNumbers(fn, items, undefined, 0, 4, values, 0, control, status, held, watched); return [...values]; };
+      const data = Float64Array.of(1, 2, 3, 4);
+      console.log(JSON.stringify({
+        shared: loopFor(a, true, true) === loopFor(b, false, false),
+        rows: [rows(a, data, true), rows(b, (i) => data[i], false)],
+      }));
+    `, { flags: ['--import', 'tsx', '--disallow-code-generation-from-strings'] });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), { shared: true, rows: [[2, 3, 4, 5], [10, 20, 30, 40]] });
+  });
+});
