@@ -2,15 +2,17 @@ import { debuglog } from 'node:util';
 import { collectBeforeCall } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
-import { kThreadStartMs, runOnCallingThread } from './calling-thread.js';
+import { runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors } from './job.js';
 import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import { Matrix } from './matrix.js';
 import { allocatedSharedBytes, shareContext, SpareBuffer } from './memory.js';
-import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type Progress, type ResolvedOptions, type ResourceLimits } from './options.js';
+import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
+import { reportProgress } from './progress.js';
 import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
+import { WarmUp } from './warm-up.js';
 import { WorkerHandle } from './worker-handle.js';
 
 const debug = debuglog('parallelize');
@@ -18,8 +20,6 @@ const debug = debuglog('parallelize');
 // While a worker runs one chunk it may hold the next, so that it need not wait for a round trip
 // to us (what it may hold: see #feed).
 const kChunksPerWorker = 2;
-/** How often `onProgress` may be called, at most. */
-const kProgressIntervalMs = 100;
 /** @internal After a timeout or abort, how long a worker may go on with its current item before we terminate it. */
 export const kStopGraceMs = 100;
 /** @internal Runs a call with options already checked: `parallelize()` checks them itself. */
@@ -50,10 +50,8 @@ export class Pool {
   #closing: Promise<void> | undefined;
   /** The last call a stray error was reported for, after it settled. */
   #warnedJob = -1;
-  /** Ms that calls finished on the calling thread for want of threads would have saved on running ones, since threads were last started. */
-  #forgoneMs = 0;
-  /** A thread could not be started, or died by itself: we no longer start threads that no call asked for. */
-  #threadFailed = false;
+  /** When to start threads that no call asked for. */
+  readonly #warmUp = new WarmUp();
 
   /** Use `createPool()`, which checks the options the same way. */
   constructor(options?: PoolOptions) {
@@ -101,8 +99,7 @@ export class Pool {
       `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
     const onAbort = (): void => this.#stop(job, signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const report = options.onProgress && this.#reporter(job, input.count, options.onProgress);
-    const ticker = report && setInterval(report, kProgressIntervalMs).unref();
+    const progress = options.onProgress && reportProgress(job, input.count, options.onProgress, this.#workers);
     this.#jobs.push(job);
     this.#jobsById.set(job.id, job);
     try {
@@ -110,7 +107,7 @@ export class Pool {
       // thread an endless loop could not be terminated, nor an allocation be limited.
       const here = spec.kind === 'inline' && options.callingThread && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
       const { start, itemNs, forgoneMs } = here ? await runOnCallingThread(job, input, spec.source, context, cores, !this.#warm) : { start: 0, itemNs: undefined, forgoneMs: 0 };
-      if (forgoneMs) this.#forgo(forgoneMs);
+      if (forgoneMs && this.#warmUp.forgo(forgoneMs, !this.#closing && this.#workers.size === 0)) this.#startThreads();
       if (start < input.count && !job.settled) {
         job.takeNewOutput(); // when the calling thread found the shape, workers get the matrix with JOB_START
         const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize, itemNs);
@@ -122,11 +119,11 @@ export class Pool {
         debug('job %d: all %d items on the calling thread', job.id, input.count);
       }
       const result = await job.promise;
-      report?.(true);
+      progress?.finish();
       return result;
     } finally {
       clearTimeout(timer);
-      clearInterval(ticker);
+      progress?.stop();
       signal?.removeEventListener('abort', onAbort);
       this.#jobs.splice(this.#jobs.indexOf(job), 1);
       for (const worker of this.#workers) this.#release(job, worker);
@@ -158,25 +155,15 @@ export class Pool {
     return live.length > 0 && live.every((worker) => worker.ready);
   }
 
-  /**
-   * Counts what a call finished on the calling thread would have saved on running threads, and
-   * starts the threads once that adds up to what starting them costs (kThreadStartMs). Without
-   * this, a pool whose calls each cost less than a thread start never started its threads and ran
-   * every call on one core. Starting them at the first such call lost for pools making few calls
-   * (3 calls: 158 against 79 ms); waiting until the time lost equals the price of a start never
-   * pays more than twice the better choice made in hindsight.
-   */
-  #forgo(ms: number): void {
-    this.#forgoneMs += ms;
-    if (this.#forgoneMs < kThreadStartMs || this.#closing || this.#threadFailed || this.#workers.size > 0) return;
-    debug('%s ms on the calling thread would have been saved by running threads: starting %d', this.#forgoneMs.toFixed(1), this.cores);
-    this.#forgoneMs = 0;
+  /** Starts every thread, for calls to come: the warm-up rule said so. */
+  #startThreads(): void {
+    debug('calls on the calling thread would have saved a thread start on running threads: starting %d', this.cores);
     try {
       while (this.#workers.size < this.cores) this.#spawn();
     } catch (error) {
       // No call asked for these threads, and the one that led here has its result already.
       debug('could not start a thread: %s', (error as Error).message);
-      this.#threadFailed = true;
+      this.#warmUp.giveUp();
     }
   }
 
@@ -265,7 +252,7 @@ export class Pool {
     this.#workers.delete(worker);
     // Starting another would likely fail again (a thread that dies before loading, or soon after),
     // and a call that needs threads starts its own.
-    if (!expected) this.#threadFailed = true;
+    if (!expected) this.#warmUp.giveUp();
     const running = worker.running;
     for (const chunk of worker.held) {
       const job = this.#jobsById.get(chunk.jobId)!;
@@ -285,33 +272,6 @@ export class Pool {
       this.#forgetIfDone(job);
     }
     this.#dispatch();
-  }
-
-  /**
-   * Reports a call's progress: rows of finished chunks, plus, for each worker inside one of the
-   * call's chunks, the items it has passed (it publishes the index it runs in shared memory).
-   */
-  #reporter(job: Job, total: number, onProgress: (progress: Progress) => void): (final?: boolean) => void {
-    let reported = -1;
-    return (final = false) => {
-      let done = total;
-      if (!final) {
-        done = job.rowsDone;
-        for (const worker of this.#workers) {
-          const running = worker.running;
-          const chunk = worker.held[0];
-          if (running?.jobId === job.id && chunk?.jobId === job.id) done += running.index - chunk.start;
-        }
-      }
-      if (done === reported || job.settled !== final) return;
-      reported = done;
-      try {
-        onProgress({ done, total });
-      } catch (error) {
-        job.fail(error);
-        if (final) throw error;
-      }
-    };
   }
 
   /** Fails a call at once, and terminates any thread still inside one of its items a moment later. */
