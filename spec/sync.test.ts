@@ -27,6 +27,23 @@ describe('parallelizeSync', () => {
     assert.equal(child.stdout.trim(), '2,4,6');
   });
 
+  test('what fn prints reaches stdout and stderr while the caller waits, all of it before the call returns', () => {
+    // The workers' output went through the blocked caller's thread: it came after the caller's own
+    // next line, and was lost when the process ended right after the call.
+    const child = runModule(`
+      import { parallelizeSync } from '@parallelize/core';
+      parallelizeSync([1, 2, 3], (x) => { console.log('out', x); console.error('err', x); return x; }, { cores: 2 });
+      console.log('after the call');
+      console.error('after the call');
+    `, { timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr.slice(-500));
+    for (const [stream, prefix] of [[child.stdout, 'out'], [child.stderr, 'err']] as const) {
+      const lines = stream.trim().split('\n');
+      assert.deepEqual(lines.slice(0, -1).sort(), [1, 2, 3].map((x) => `${prefix} ${x}`));
+      assert.equal(lines.at(-1), 'after the call');
+    }
+  });
+
   test('runs task() modules and passes the context', () => {
     const result = parallelizeSync(Float64Array.of(1, 2), task(new URL('./fixtures/scale.js', import.meta.url)));
     assert.equal(result.rows, 2);

@@ -4,6 +4,7 @@
  * heartbeat while we run, then the outcome on a port, then the settled state (in that order, so
  * the outcome is there when the caller wakes).
  */
+import { writeSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { compileInline } from '../lib/compile.js';
 import { serializeError } from '../lib/errors.js';
@@ -13,6 +14,13 @@ import {
 } from '../lib/protocol.js';
 
 const { data, matrix, fn, options, state, port } = workerData as CoordinatorStartup;
+// Our workers' output, and ours, reaches the process's stdout and stderr through the caller's
+// thread, which is blocked until we are done: it waited there, in memory, and was lost when the
+// process exited right after the call. Written to the file descriptors directly, it shows as it
+// comes, and all of it before the caller goes on (a one-shot call waits for its workers' exit,
+// which delivers their last output first).
+process.stdout.write = writeStraightTo(1);
+process.stderr.write = writeStraightTo(2);
 const heartbeat = setInterval(() => Atomics.add(state, kSyncHeartbeatField, 1), kHeartbeatMs);
 let outcome: CoordinatorOutcome;
 try {
@@ -42,4 +50,28 @@ function describeFailure(error: unknown): CoordinatorOutcome {
   const code = (error as { code?: unknown } | null)?.code;
   const kind = error instanceof TypeError ? 'TypeError' : error instanceof RangeError ? 'RangeError' : 'other';
   return { ok: false, kind, error: serialized, ...(typeof code === 'string' && { code }) };
+}
+
+/** A `write` for process.stdout or process.stderr that writes to `fd` at once. */
+function writeStraightTo(fd: number): typeof process.stdout.write {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  return ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((error?: Error | null) => void), callback?: (error?: Error | null) => void): boolean => {
+    const done = typeof encoding === 'function' ? encoding : callback;
+    let bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
+    try {
+      while (bytes.length > 0) {
+        try {
+          bytes = bytes.subarray(writeSync(fd, bytes));
+        } catch (error) {
+          // A non-blocking pipe that is full: wait for its reader, as a blocking write would.
+          if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+          Atomics.wait(pause, 0, 0, 1);
+        }
+      }
+      done?.(null);
+    } catch (error) {
+      done?.(error as Error);
+    }
+    return true;
+  }) as typeof process.stdout.write;
 }
