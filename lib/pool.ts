@@ -157,7 +157,7 @@ export class Pool {
 
   /** Starts every thread, for calls to come: the warm-up rule said so. */
   #startThreads(): void {
-    debug('calls on the calling thread would have saved a thread start on running threads: starting %d', this.cores);
+    debug('time on the calling thread that would have been saved by running threads adds up to a thread start: starting %d', this.cores);
     try {
       while (this.#workers.size < this.cores) this.#spawn();
     } catch (error) {
