@@ -36,7 +36,11 @@ export type NumbersLoop = (
  */
 function loopSource(typed: boolean, watched: boolean): string {
   const before = watched ? `if (control[${kCancelledField}] !== 0) return ${kCancelled}; status[${kStatusIndexField}] = index;` : '';
+  // Each source differs by a number: V8 caches what it compiled from a string it has seen before,
+  // and copies compiled from one string shared their optimized code (from the third fn on, 8 ms
+  // per 1,000,000 items instead of 2).
   return `"use strict"; return function runNumbers(fn, items, context, index, end, values, base, control, status, held) {
+    // loop ${++loopsCompiled}
     try {
       for (; index < end; index++) {
         ${before}
@@ -74,6 +78,9 @@ const sharedLoop: NumbersLoop = (fn, items, context, index, end, values, base, c
   }
   return end;
 };
+
+/** Numbers each loop's source, to keep it unique. */
+let loopsCompiled = 0;
 
 /** Each fn's own loops, by variant (typed, watched), made when first needed. */
 const loops = new WeakMap<Fn, Map<string, NumbersLoop>>();
