@@ -153,7 +153,16 @@ export interface CoordinatorStartup {
   /** parallelize()'s options, less `signal` and `onProgress`. */
   readonly options: Record<string, unknown>;
   readonly state: Int32Array;
+  /** Where the outcome goes. */
   readonly port: MessagePort;
+  /** Where the output of the coordinator and its workers goes, for the caller to write (CoordinatorOutput). */
+  readonly output: MessagePort;
+}
+
+/** A chunk written to process.stdout or process.stderr on the coordinator or one of its workers. */
+export interface CoordinatorOutput {
+  readonly stream: 'stdout' | 'stderr';
+  readonly chunk: string | Uint8Array;
 }
 
 /** What the coordinator posts back before it marks the call settled. */

@@ -9,7 +9,7 @@ import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
 import type { CollectedMatrix, Data, ItemOf, Mapper } from './types.js';
 import {
   kHeartbeatMs, kSilenceMs, kSyncHeartbeatField, kSyncRunning, kSyncStateField, kSyncFieldCount,
-  type CoordinatorOutcome, type CoordinatorStartup,
+  type CoordinatorOutcome, type CoordinatorOutput, type CoordinatorStartup,
 } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
 
@@ -35,6 +35,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   collectBeforeCall(allocatedSharedBytes(), true);
   const state = allocateShared(Int32Array, kSyncFieldCount);
   const { port1, port2 } = new MessageChannel();
+  const output = new MessageChannel();
   // Typed values go to shared memory here, so the coordinator and its workers read them in place.
   const startup: CoordinatorStartup = {
     data: data instanceof Matrix ? undefined : isTypedArray(data) ? toShared(data) : data,
@@ -43,16 +44,31 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
     options: { ...options } as CoordinatorStartup['options'],
     state,
     port: port2,
+    output: output.port2,
   };
   let coordinator: Worker;
   try {
-    coordinator = new Worker(entryScript(kCoordinatorUrl), { eval: true, workerData: startup, transferList: [port2] });
+    coordinator = new Worker(entryScript(kCoordinatorUrl), { eval: true, workerData: startup, transferList: [port2, output.port2] });
   } catch (error) {
     throw new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
   }
   coordinator.unref();
+  const writeOutput = (): void => {
+    for (let received = receiveMessageOnPort(output.port1); received !== undefined; received = receiveMessageOnPort(output.port1)) {
+      const { stream, chunk } = received.message as CoordinatorOutput;
+      const target = process[stream];
+      target.write(chunk, (error) => {
+        // As console.log in a worker: a reader that went away (EPIPE) must not crash the caller's
+        // process. A stream emits 'error' once: after that, writes only fail.
+        if (error && !quieted.has(target)) {
+          quieted.add(target);
+          target.once('error', () => {});
+        }
+      });
+    }
+  };
   try {
-    waitForCoordinator(state);
+    waitForCoordinator(state, kSilenceMs, writeOutput);
     const outcome = receiveMessageOnPort(port1)?.message as CoordinatorOutcome | undefined;
     if (outcome === undefined) throw new ParallelizeError('ERR_WORKER_EXIT', 'The coordinator thread settled without an outcome');
     if (outcome.ok) {
@@ -62,18 +78,25 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
     }
     throw rebuild(outcome);
   } finally {
+    writeOutput();
     port1.close();
+    output.port1.close();
   }
 }
 
+/** Streams whose failed write we have kept from crashing the process. */
+const quieted = new WeakSet<NodeJS.WritableStream>();
+
 /**
  * @internal Blocks until the coordinator settles `state`; throws ERR_WORKER_EXIT when its heartbeat
- * stays still for `silenceMs` (it died, or its event loop is blocked).
+ * stays still for `silenceMs` (it died, or its event loop is blocked). Calls `onWake` each time it
+ * wakes: the coordinator wakes us when it has output for us to write.
  */
-export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs): void {
+export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs, onWake: () => void = () => {}): void {
   let heartbeat = Atomics.load(state, kSyncHeartbeatField);
   let lastSign = Date.now();
   while (Atomics.wait(state, kSyncStateField, kSyncRunning, kHeartbeatMs * 5) !== 'not-equal') {
+    onWake();
     if (Atomics.load(state, kSyncStateField) !== kSyncRunning) return;
     const now = Atomics.load(state, kSyncHeartbeatField);
     if (now !== heartbeat) {

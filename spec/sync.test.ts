@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
 import { kHeartbeatMs, kSyncFieldCount, kSyncHeartbeatField, kSyncSettled, kSyncStateField } from '../lib/protocol.ts';
@@ -42,6 +48,38 @@ describe('parallelizeSync', () => {
       assert.deepEqual(lines.slice(0, -1).sort(), [1, 2, 3].map((x) => `${prefix} ${x}`));
       assert.equal(lines.at(-1), 'after the call');
     }
+  });
+
+  test('what fn prints shows while the call still runs', async () => {
+    // fn prints, then waits for a file that this test makes only once it has read the line.
+    const file = join(mkdtempSync(join(tmpdir(), 'parallelize-live-')), 'seen');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { parallelizeSync, task } from '@parallelize/core';
+      const result = parallelizeSync([0], task(${JSON.stringify(new URL('./fixtures/waits-for-file.js', import.meta.url).href)}), { context: ${JSON.stringify(file)} });
+      console.log('seen while running:', result.data[0]);
+    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+      if (stdout.includes('started')) writeFileSync(file, '');
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 0);
+    assert.match(stdout, /seen while running: 1/);
+  });
+
+  test('a reader that goes away (EPIPE) does not crash the caller, as with console.log', async () => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { parallelizeSync } from '@parallelize/core';
+      const result = parallelizeSync([1, 2], (x) => { for (let k = 0; k < 20_000; k++) console.log('line', x, k); return x; }, { cores: 2 });
+      console.error('returned', result.data.join());
+    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.once('data', () => child.stdout.destroy());
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 0, stderr.slice(-500));
+    assert.match(stderr, /returned 1,2/);
   });
 
   test('runs task() modules and passes the context', () => {

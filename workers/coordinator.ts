@@ -1,26 +1,25 @@
 /**
  * The thread that runs one `parallelizeSync` call while its caller is blocked in Atomics.wait.
- * The caller cannot receive events, so everything it needs goes through shared memory: a
- * heartbeat while we run, then the outcome on a port, then the settled state (in that order, so
- * the outcome is there when the caller wakes).
+ * The caller cannot receive events, so everything it needs goes through shared memory and ports
+ * it reads without events: a heartbeat while we run, output as it comes, then the outcome, then
+ * the settled state (in that order, so the outcome is there when the caller wakes).
  */
-import { writeSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { compileInline } from '../lib/compile.js';
 import { serializeError } from '../lib/errors.js';
 import { Matrix, ParallelizeError, parallelize, task, type CollectedMatrix } from '../lib/index.js';
 import {
-  kHeartbeatMs, kSyncHeartbeatField, kSyncSettled, kSyncStateField, type CoordinatorOutcome, type CoordinatorStartup,
+  kHeartbeatMs, kSyncHeartbeatField, kSyncSettled, kSyncStateField, type CoordinatorOutcome, type CoordinatorOutput, type CoordinatorStartup,
 } from '../lib/protocol.js';
 
-const { data, matrix, fn, options, state, port } = workerData as CoordinatorStartup;
-// Our workers' output, and ours, reaches the process's stdout and stderr through the caller's
-// thread, which is blocked until we are done: it waited there, in memory, and was lost when the
-// process exited right after the call. Written to the file descriptors directly, it shows as it
-// comes, and all of it before the caller goes on (a one-shot call waits for its workers' exit,
-// which delivers their last output first).
-process.stdout.write = writeStraightTo(1);
-process.stderr.write = writeStraightTo(2);
+const { data, matrix, fn, options, state, port, output } = workerData as CoordinatorStartup;
+// Our workers' output, and ours, reaches the process's stdout and stderr through events on the
+// caller's thread, which is blocked: it came after the caller's own next output, and was lost when
+// the process ended right after the call. We post it to the caller instead, which writes it while
+// it waits, and all of it before the call returns (a one-shot call waits for its workers' exit,
+// which delivers their last output to us first).
+process.stdout.write = forwardTo('stdout');
+process.stderr.write = forwardTo('stderr');
 const heartbeat = setInterval(() => Atomics.add(state, kSyncHeartbeatField, 1), kHeartbeatMs);
 let outcome: CoordinatorOutcome;
 try {
@@ -39,6 +38,7 @@ try {
 clearInterval(heartbeat);
 port.postMessage(outcome);
 port.close();
+output.close();
 Atomics.store(state, kSyncStateField, kSyncSettled);
 Atomics.notify(state, kSyncStateField);
 
@@ -52,26 +52,15 @@ function describeFailure(error: unknown): CoordinatorOutcome {
   return { ok: false, kind, error: serialized, ...(typeof code === 'string' && { code }) };
 }
 
-/** A `write` for process.stdout or process.stderr that writes to `fd` at once. */
-function writeStraightTo(fd: number): typeof process.stdout.write {
-  const pause = new Int32Array(new SharedArrayBuffer(4));
+/** A `write` for process.stdout or process.stderr that posts each chunk to the caller and wakes it. */
+function forwardTo(stream: CoordinatorOutput['stream']): typeof process.stdout.write {
   return ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((error?: Error | null) => void), callback?: (error?: Error | null) => void): boolean => {
     const done = typeof encoding === 'function' ? encoding : callback;
-    let bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
-    try {
-      while (bytes.length > 0) {
-        try {
-          bytes = bytes.subarray(writeSync(fd, bytes));
-        } catch (error) {
-          // A non-blocking pipe that is full: wait for its reader, as a blocking write would.
-          if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-          Atomics.wait(pause, 0, 0, 1);
-        }
-      }
-      done?.(null);
-    } catch (error) {
-      done?.(error as Error);
-    }
+    // A Buffer is often a slice of a larger pool, all of which a clone would copy.
+    const bytes = typeof chunk === 'string' ? (typeof encoding === 'string' ? Buffer.from(chunk, encoding) : chunk) : Uint8Array.prototype.slice.call(chunk);
+    output.postMessage({ stream, chunk: bytes } satisfies CoordinatorOutput);
+    Atomics.notify(state, kSyncStateField);
+    if (done !== undefined) queueMicrotask(() => done(null));
     return true;
   }) as typeof process.stdout.write;
 }
