@@ -136,10 +136,21 @@ export interface ShutdownMessage {
 /** Fields of the state array shared with the coordinator. */
 export const kSyncStateField = 0;
 export const kSyncHeartbeatField = 1;
-export const kSyncFieldCount = 2;
+/** Counts what the caller has to look at: each output posted, and the settle. */
+export const kSyncWakeField = 2;
+export const kSyncFieldCount = 3;
 /** States: the call runs, or its outcome waits on the port. */
 export const kSyncRunning = 0;
 export const kSyncSettled = 1;
+/**
+ * Tells the caller there is something new: output, or the settle. A counter, waited on with the
+ * value last seen, so that news that comes while the caller is not yet waiting is not lost.
+ */
+export function wakeCaller(state: Int32Array): void {
+  Atomics.add(state, kSyncWakeField, 1);
+  Atomics.notify(state, kSyncWakeField);
+}
+
 /** How often the coordinator proves it is alive, and how long without a sign we wait. */
 export const kHeartbeatMs = 100;
 export const kSilenceMs = 5000;

@@ -8,7 +8,7 @@ import { allocatedSharedBytes, allocateShared, countSharedBytes, isTypedArray, t
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
 import type { CollectedMatrix, Data, ItemOf, Mapper } from './types.js';
 import {
-  kHeartbeatMs, kSilenceMs, kSyncHeartbeatField, kSyncRunning, kSyncStateField, kSyncFieldCount,
+  kHeartbeatMs, kSilenceMs, kSyncHeartbeatField, kSyncRunning, kSyncStateField, kSyncWakeField, kSyncFieldCount,
   type CoordinatorOutcome, type CoordinatorOutput, type CoordinatorStartup,
 } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
@@ -48,27 +48,28 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   };
   let coordinator: Worker;
   try {
-    coordinator = new Worker(entryScript(kCoordinatorUrl), { eval: true, workerData: startup, transferList: [port2, output.port2] });
+    // Its stdout and stderr are not piped to ours: its output comes on the output port.
+    coordinator = new Worker(entryScript(kCoordinatorUrl), { eval: true, workerData: startup, transferList: [port2, output.port2], stdout: true, stderr: true });
   } catch (error) {
     throw new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
   }
   coordinator.unref();
+  // A write that throws (a caller's own process.stdout.write) must not leave the call running
+  // unwatched: we go on waiting, and throw it once the call has settled.
+  let writeFailure: { error: unknown } | undefined;
   const writeOutput = (): void => {
     for (let received = receiveMessageOnPort(output.port1); received !== undefined; received = receiveMessageOnPort(output.port1)) {
-      const { stream, chunk } = received.message as CoordinatorOutput;
-      const target = process[stream];
-      target.write(chunk, (error) => {
-        // As console.log in a worker: a reader that went away (EPIPE) must not crash the caller's
-        // process. A stream emits 'error' once: after that, writes only fail.
-        if (error && !quieted.has(target)) {
-          quieted.add(target);
-          target.once('error', () => {});
-        }
-      });
+      try {
+        writeChunk(received.message as CoordinatorOutput);
+      } catch (error) {
+        writeFailure ??= { error };
+      }
     }
   };
   try {
     waitForCoordinator(state, kSilenceMs, writeOutput);
+    writeOutput();
+    if (writeFailure) throw writeFailure.error;
     const outcome = receiveMessageOnPort(port1)?.message as CoordinatorOutcome | undefined;
     if (outcome === undefined) throw new ParallelizeError('ERR_WORKER_EXIT', 'The coordinator thread settled without an outcome');
     if (outcome.ok) {
@@ -84,8 +85,21 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   }
 }
 
-/** Streams whose failed write we have kept from crashing the process. */
-const quieted = new WeakSet<NodeJS.WritableStream>();
+/**
+ * Writes what the coordinator's threads printed to this thread's stream, as their own writes
+ * would have been: bytes as a Buffer (a clone arrives as a plain Uint8Array, which code that
+ * captures writes may not expect), and with a reader that went away (EPIPE) not crashing the
+ * process, as console.log in a worker does not.
+ */
+function writeChunk({ stream, chunk }: CoordinatorOutput): void {
+  const target = process[stream];
+  target.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), (error) => {
+    // The stream emits 'error' after this callback; it may do so again after the next failure.
+    if (error && !target.listeners('error').includes(ignoreError)) target.once('error', ignoreError);
+  });
+}
+
+function ignoreError(): void {}
 
 /**
  * @internal Blocks until the coordinator settles `state`; throws ERR_WORKER_EXIT when its heartbeat
@@ -95,7 +109,9 @@ const quieted = new WeakSet<NodeJS.WritableStream>();
 export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs, onWake: () => void = () => {}): void {
   let heartbeat = Atomics.load(state, kSyncHeartbeatField);
   let lastSign = Date.now();
-  while (Atomics.wait(state, kSyncStateField, kSyncRunning, kHeartbeatMs * 5) !== 'not-equal') {
+  for (;;) {
+    // Read before looking: news that comes after this makes the wait below return at once.
+    const seen = Atomics.load(state, kSyncWakeField);
     onWake();
     if (Atomics.load(state, kSyncStateField) !== kSyncRunning) return;
     const now = Atomics.load(state, kSyncHeartbeatField);
@@ -105,6 +121,7 @@ export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs, on
     } else if (Date.now() - lastSign > silenceMs) {
       throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${silenceMs / 1000} s; it died or its event loop is blocked`);
     }
+    Atomics.wait(state, kSyncWakeField, seen, kHeartbeatMs * 5);
   }
 }
 

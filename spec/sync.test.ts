@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
-import { kHeartbeatMs, kSyncFieldCount, kSyncHeartbeatField, kSyncSettled, kSyncStateField } from '../lib/protocol.ts';
+import { kHeartbeatMs, kSyncFieldCount, kSyncHeartbeatField, kSyncSettled, kSyncStateField, kSyncWakeField } from '../lib/protocol.ts';
 import { waitForCoordinator } from '../lib/sync.ts';
 import { assertSameMatrix, randomFloats, runModule, serialMap, steadyThreadCount, threadsBackTo } from './helpers.ts';
 
@@ -52,7 +52,8 @@ describe('parallelizeSync', () => {
 
   test('what fn prints shows while the call still runs', async () => {
     // fn prints, then waits for a file that this test makes only once it has read the line.
-    const file = join(mkdtempSync(join(tmpdir(), 'parallelize-live-')), 'seen');
+    const dir = mkdtempSync(join(tmpdir(), 'parallelize-live-'));
+    const file = join(dir, 'seen');
     const child = spawn(process.execPath, ['--input-type=module', '-e', `
       import { parallelizeSync, task } from '@parallelize/core';
       const result = parallelizeSync([0], task(${JSON.stringify(new URL('./fixtures/waits-for-file.js', import.meta.url).href)}), { context: ${JSON.stringify(file)} });
@@ -63,23 +64,63 @@ describe('parallelizeSync', () => {
       stdout += text;
       if (stdout.includes('started')) writeFileSync(file, '');
     });
-    const [code] = (await once(child, 'exit')) as [number];
+    const [code] = (await once(child, 'close')) as [number];
+    rmSync(dir, { recursive: true, force: true });
     assert.equal(code, 0);
     assert.match(stdout, /seen while running: 1/);
   });
 
-  test('a reader that goes away (EPIPE) does not crash the caller, as with console.log', async () => {
+  test('a reader that goes away (EPIPE) does not crash the caller, as with console.log, call after call', async () => {
+    // The stream emits 'error' again after its event loop turned: the second call crashed.
     const child = spawn(process.execPath, ['--input-type=module', '-e', `
       import { parallelizeSync } from '@parallelize/core';
-      const result = parallelizeSync([1, 2], (x) => { for (let k = 0; k < 20_000; k++) console.log('line', x, k); return x; }, { cores: 2 });
-      console.error('returned', result.data.join());
+      const chatty = (x) => { for (let k = 0; k < 20_000; k++) console.log('line', x, k); return x; };
+      console.error('returned', parallelizeSync([1, 2], chatty, { cores: 2 }).data.join());
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      console.error('returned', parallelizeSync([3, 4], chatty, { cores: 2 }).data.join());
     `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.once('data', () => child.stdout.destroy());
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
-    const [code] = (await once(child, 'exit')) as [number];
+    const [code] = (await once(child, 'close')) as [number];
     assert.equal(code, 0, stderr.slice(-500));
-    assert.match(stderr, /returned 1,2/);
+    assert.match(stderr, /returned 1,2\nreturned 3,4/);
+  });
+
+  test('code that captures process.stdout.write gets what fn wrote, as strings or Buffers', () => {
+    const captured: unknown[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: unknown) => captured.push(chunk) > 0) as typeof process.stdout.write;
+    try {
+      parallelizeSync([7], (x) => {
+        console.log('logged', x);
+        process.stdout.write(new Uint8Array([98, 121, 116, 101, 115, 10]));
+        return x;
+      }, { cores: 1 });
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.ok(captured.every((chunk) => typeof chunk === 'string' || Buffer.isBuffer(chunk)), 'a clone arrives as a plain Uint8Array');
+    assert.equal(captured.map(String).join(''), 'logged 7\nbytes\n');
+  });
+
+  test('a write of ours that throws fails the call once it has settled, and leaves no thread running', async () => {
+    const before = await steadyThreadCount();
+    const write = process.stdout.write;
+    process.stdout.write = (() => { throw new Error('no output here'); }) as typeof process.stdout.write;
+    const started = Date.now();
+    try {
+      // fn goes on for 300 ms after it prints: the call must not throw (and leave it running unwatched) before then.
+      assert.throws(() => parallelizeSync([1, 2], (x) => {
+        console.log(x);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+        return x;
+      }, { cores: 2 }), /no output here/);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.ok(Date.now() - started >= 300, `threw after ${Date.now() - started} ms, while fn still ran`);
+    await threadsBackTo(before);
   });
 
   test('runs task() modules and passes the context', () => {
@@ -147,7 +188,7 @@ describe('waiting for the coordinator thread', () => {
       const beat = setInterval(() => Atomics.add(state, ${kSyncHeartbeatField}, 1), ${kHeartbeatMs});
       Atomics.add(state, ${kSyncHeartbeatField}, 1);
       parentPort.postMessage('beating');
-      setTimeout(() => { clearInterval(beat); Atomics.store(state, ${kSyncStateField}, ${kSyncSettled}); Atomics.notify(state, ${kSyncStateField}); }, 2000);
+      setTimeout(() => { clearInterval(beat); Atomics.store(state, ${kSyncStateField}, ${kSyncSettled}); Atomics.add(state, ${kSyncWakeField}, 1); Atomics.notify(state, ${kSyncWakeField}); }, 2000);
     `, { eval: true, workerData: state });
     await new Promise((resolve) => beater.once('message', resolve));
     const started = Date.now();

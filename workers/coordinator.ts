@@ -9,7 +9,7 @@ import { compileInline } from '../lib/compile.js';
 import { serializeError } from '../lib/errors.js';
 import { Matrix, ParallelizeError, parallelize, task, type CollectedMatrix } from '../lib/index.js';
 import {
-  kHeartbeatMs, kSyncHeartbeatField, kSyncSettled, kSyncStateField, type CoordinatorOutcome, type CoordinatorOutput, type CoordinatorStartup,
+  kHeartbeatMs, kSyncHeartbeatField, kSyncSettled, kSyncStateField, wakeCaller, type CoordinatorOutcome, type CoordinatorOutput, type CoordinatorStartup,
 } from '../lib/protocol.js';
 
 const { data, matrix, fn, options, state, port, output } = workerData as CoordinatorStartup;
@@ -40,7 +40,7 @@ port.postMessage(outcome);
 port.close();
 output.close();
 Atomics.store(state, kSyncStateField, kSyncSettled);
-Atomics.notify(state, kSyncStateField);
+wakeCaller(state);
 
 function describeFailure(error: unknown): CoordinatorOutcome {
   const serialized = serializeError(error);
@@ -56,10 +56,10 @@ function describeFailure(error: unknown): CoordinatorOutcome {
 function forwardTo(stream: CoordinatorOutput['stream']): typeof process.stdout.write {
   return ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((error?: Error | null) => void), callback?: (error?: Error | null) => void): boolean => {
     const done = typeof encoding === 'function' ? encoding : callback;
-    // A Buffer is often a slice of a larger pool, all of which a clone would copy.
-    const bytes = typeof chunk === 'string' ? (typeof encoding === 'string' ? Buffer.from(chunk, encoding) : chunk) : Uint8Array.prototype.slice.call(chunk);
-    output.postMessage({ stream, chunk: bytes } satisfies CoordinatorOutput);
-    Atomics.notify(state, kSyncStateField);
+    const bytes = typeof chunk === 'string' && typeof encoding === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    // A Buffer is often a slice of a larger pool, all of which a clone would copy: we send a copy of its own bytes.
+    output.postMessage({ stream, chunk: typeof bytes === 'string' ? bytes : new Uint8Array(bytes) } satisfies CoordinatorOutput);
+    wakeCaller(state);
     if (done !== undefined) queueMicrotask(() => done(null));
     return true;
   }) as typeof process.stdout.write;
