@@ -102,4 +102,16 @@ describe('numbers loop', () => {
     assert.equal(child.status, 0, child.stderr);
     assert.deepEqual(JSON.parse(child.stdout), { shared: true, rows: [[2, 3, 4, 5], [10, 20, 30, 40]] });
   });
+
+  test('task() functions still run where strings cannot be compiled, in workers and on every input', () => {
+    const child = runModule(`
+      import { parallelize, task } from '@parallelize/core';
+      const scale = task(${JSON.stringify(new URL('./fixtures/scale.js', import.meta.url).href)});
+      const typed = await parallelize(Float64Array.of(1, 2, 3), scale, { cores: 2 });
+      const rows = await parallelize([4, 5], scale, { cores: 2 });
+      console.log(JSON.stringify([...typed.data, ...rows.data]));
+    `, { flags: ['--disallow-code-generation-from-strings'] });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), [3, 6, 9, 12, 15], 'scale.js multiplies by 3');
+  });
 });
