@@ -198,16 +198,20 @@ describe('a pool whose calls stay on the calling thread for want of threads', ()
   test('does not start threads by itself again after one died', () => {
     const run = childPool('./spec/fixtures/fail-in-workers.cjs', 60);
     assert.equal(run.status, 0, run.stderr.slice(-1000));
-    // Once, as calls would have saved a start (none where a busy machine sent the first call to threads at once).
-    assert.ok(warmUps(run.stderr) <= 1, `threads started by the pool itself ${warmUps(run.stderr)} times`);
+    // Once, as calls would have saved a start; none where a busy machine sent a call to threads at
+    // once, which then failed on them.
+    const failed = Number(run.stdout.trim());
+    assert.ok(warmUps(run.stderr) === 1 || (warmUps(run.stderr) === 0 && failed > 0), `threads started by the pool itself ${warmUps(run.stderr)} times, ${failed} calls failed`);
   });
 
   test('where no thread can be started, a call finished here still resolves', () => {
     const run = childPool('./spec/fixtures/no-threads.cjs', 30);
     assert.equal(run.status, 0, run.stderr.slice(-1000));
-    assert.ok(warmUps(run.stderr) <= 1, `the pool tried to start threads ${warmUps(run.stderr)} times`);
+    const failed = Number(run.stdout.trim());
+    // Once, as calls would have saved a start; none where a busy machine sent a call to threads at once, which then failed.
+    assert.ok(warmUps(run.stderr) === 1 || (warmUps(run.stderr) === 0 && failed > 0), `the pool tried to start threads ${warmUps(run.stderr)} times`);
     if (warmUps(run.stderr) === 1) assert.match(run.stderr, /could not start a thread: Worker initialization failure/);
-    assert.ok(Number(run.stdout.trim()) <= 1, `${run.stdout.trim()} calls failed`);
+    assert.ok(failed <= 1, `${failed} calls failed`);
   });
 
   test('starts none on one core, where a thread never beats the calling thread', async () => {
