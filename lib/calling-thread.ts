@@ -96,7 +96,8 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const run = async (start: number, end: number): Promise<{ spent: number; end: number }> => {
     const started = performance.now();
     const outcome = await runChunk({
-      fn, context: clonedContext, getItem, typedItems: items, onCallingThread: true, start, end, control, status, inline: true, collect: job.collect, output: job.output,
+      fn, context: clonedContext, getItem, typedItems: items, onCallingThread: true, start, end, control, status,
+      inline: true, collect: job.collect, output: job.output,
       keepValues: job.keepValues, deadline: started + 2 * kStepMs,
     });
     const spent = performance.now() - started;

@@ -49,16 +49,23 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   let coordinator: Worker;
   try {
     // Its stdout and stderr are not piped to ours: its output comes on the output port.
-    coordinator = new Worker(entryScript(kCoordinatorUrl), { eval: true, workerData: startup, transferList: [port2, output.port2], stdout: true, stderr: true });
+    coordinator = new Worker(entryScript(kCoordinatorUrl), {
+      eval: true, workerData: startup, transferList: [port2, output.port2], stdout: true, stderr: true,
+    });
   } catch (error) {
     throw new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
   }
   coordinator.unref();
+  // A coordinator that fails to start emits its error once we are awake again, long after we
+  // reported it (ERR_WORKER_EXIT): unheard, it would crash the process.
+  coordinator.on('error', () => {});
   // A write that throws (a caller's own process.stdout.write) must not leave the call running
   // unwatched: we go on waiting, and throw it once the call has settled.
   let writeFailure: { error: unknown } | undefined;
   const writeOutput = (): void => {
-    for (let received = receiveMessageOnPort(output.port1); received !== undefined; received = receiveMessageOnPort(output.port1)) {
+    for (;;) {
+      const received = receiveMessageOnPort(output.port1);
+      if (received === undefined) return;
       try {
         writeChunk(received.message as CoordinatorOutput);
       } catch (error) {
@@ -107,7 +114,8 @@ function ignoreError(): void {}
  * wakes: the coordinator wakes us when it has output for us to write.
  */
 export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs, onWake: () => void = () => {}): void {
-  let heartbeat = Atomics.load(state, kSyncHeartbeatField);
+  const first = Atomics.load(state, kSyncHeartbeatField);
+  let heartbeat = first;
   let lastSign = Date.now();
   for (;;) {
     // Read before looking: news that comes after this makes the wait below return at once.
@@ -119,7 +127,10 @@ export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs, on
       heartbeat = now;
       lastSign = Date.now();
     } else if (Date.now() - lastSign > silenceMs) {
-      throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${silenceMs / 1000} s; it died or its event loop is blocked`);
+      const why = heartbeat === first
+        ? 'it could not start (a --require or --import that fails in worker threads, or too little memory?)'
+        : 'it died or its event loop is blocked';
+      throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${silenceMs / 1000} s; ${why}`);
     }
     Atomics.wait(state, kSyncWakeField, seen, kHeartbeatMs * 5);
   }

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { kCancelledField, kControlFieldCount, kStatusFieldCount, kStatusIndexField } from '../lib/protocol.ts';
+import type { Mapper } from '../lib/compile.ts';
 import { kCancelled, loopFor, runNumbers, type Held, type Items } from '../workers/numbers-loop.ts';
 import { runModule } from './helpers.ts';
 
-type Fn = (item: unknown, index: number, context: unknown) => unknown;
-
 /** Runs `fn` over all of `items` (a typed array, or read through a function) into fresh rows. */
-function run(fn: Fn, items: Items, count: number, watched: boolean, { base = 0, start = 0, context = undefined as unknown } = {}) {
+function run(fn: Mapper, items: Items, count: number, watched: boolean, { base = 0, start = 0, context = undefined as unknown } = {}) {
   const control = new Int32Array(kControlFieldCount);
   const status = new Float64Array(kStatusFieldCount).fill(-1);
   const held: Held = { result: undefined, nextCheck: Infinity, late: false };
@@ -18,8 +17,8 @@ function run(fn: Fn, items: Items, count: number, watched: boolean, { base = 0, 
 
 describe('numbers loop', () => {
   test('gives each function loops of its own, compiled once for each variant', () => {
-    const double: Fn = (x) => (x as number) * 2;
-    const triple: Fn = (x) => (x as number) * 3;
+    const double: Mapper = (x) => (x as number) * 2;
+    const triple: Mapper = (x) => (x as number) * 3;
     assert.notEqual(loopFor(double, true, true), loopFor(triple, true, true), 'one loop for two functions stops inlining them');
     assert.equal(loopFor(double, true, true), loopFor(double, true, true));
     assert.notEqual(loopFor(double, true, true), loopFor(double, true, false));
@@ -30,7 +29,7 @@ describe('numbers loop', () => {
 
   test('reads a typed array in place, or any input through its reader, into the same rows', () => {
     const data = Float64Array.from({ length: 100 }, (_, i) => i / 3);
-    const fn: Fn = (x, i, context) => (x as number) * 2 + i + (context as number);
+    const fn: Mapper = (x, i, context) => (x as number) * 2 + i + (context as number);
     const expected = Float64Array.from(data, (x, i) => x * 2 + i + 5);
     for (const watched of [true, false]) {
       assert.deepEqual(run(fn, data, 100, watched, { context: 5 }).values, expected);
@@ -55,7 +54,7 @@ describe('numbers loop', () => {
       const control = new Int32Array(kControlFieldCount);
       const status = new Float64Array(kStatusFieldCount).fill(-1);
       const held: Held = { result: undefined, nextCheck: Infinity, late: false };
-      const fn: Fn = (x, i) => {
+      const fn: Mapper = (x, i) => {
         if (i === 4) throw new Error('item 4');
         return i;
       };
@@ -69,7 +68,7 @@ describe('numbers loop', () => {
     const status = new Float64Array(kStatusFieldCount);
     const held: Held = { result: undefined, nextCheck: Infinity, late: false };
     const seen: number[] = [];
-    const fn: Fn = (x, i) => {
+    const fn: Mapper = (x, i) => {
       seen.push(status[kStatusIndexField]!);
       if (i === 2) control[kCancelledField] = 1; // another worker failed
       return i;
@@ -103,7 +102,7 @@ describe('numbers loop', () => {
     assert.deepEqual(JSON.parse(child.stdout), { shared: true, rows: [[2, 3, 4, 5], [10, 20, 30, 40]] });
   });
 
-  test('task() functions still run where strings cannot be compiled, in workers and on every input', () => {
+  test('task() functions still run where strings cannot be compiled, on threads, for typed and Array input', () => {
     const child = runModule(`
       import { parallelize, task } from '@parallelize/core';
       const scale = task(${JSON.stringify(new URL('./fixtures/scale.js', import.meta.url).href)});

@@ -41,7 +41,7 @@ describe('parallelizeSync', () => {
       parallelizeSync([1, 2, 3], (x) => { console.log('out', x); console.error('err', x); return x; }, { cores: 2 });
       console.log('after the call');
       console.error('after the call');
-    `, { timeout: 30_000 });
+    `, { timeout: 30_000, env: { NODE_DEBUG: '' } }); // its stderr is compared line by line
     assert.equal(child.status, 0, child.stderr.slice(-500));
     for (const [stream, prefix] of [[child.stdout, 'out'], [child.stderr, 'err']] as const) {
       const lines = stream.trim().split('\n');
@@ -58,14 +58,13 @@ describe('parallelizeSync', () => {
       import { parallelizeSync, task } from '@parallelize/core';
       const result = parallelizeSync([0], task(${JSON.stringify(new URL('./fixtures/waits-for-file.js', import.meta.url).href)}), { context: ${JSON.stringify(file)} });
       console.log('seen while running:', result.data[0]);
-    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'], signal: AbortSignal.timeout(60_000) });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       stdout += text;
       if (stdout.includes('started')) writeFileSync(file, '');
     });
-    const [code] = (await once(child, 'close')) as [number];
-    rmSync(dir, { recursive: true, force: true });
+    const [code] = (await once(child, 'close').finally(() => rmSync(dir, { recursive: true, force: true }))) as [number];
     assert.equal(code, 0);
     assert.match(stdout, /seen while running: 1/);
   });
@@ -78,7 +77,7 @@ describe('parallelizeSync', () => {
       console.error('returned', parallelizeSync([1, 2], chatty, { cores: 2 }).data.join());
       await new Promise((resolve) => setTimeout(resolve, 100));
       console.error('returned', parallelizeSync([3, 4], chatty, { cores: 2 }).data.join());
-    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
+    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(60_000) });
     child.stdout.once('data', () => child.stdout.destroy());
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
@@ -173,11 +172,31 @@ describe('waiting for the coordinator thread', () => {
   const sharedState = () => new Int32Array(new SharedArrayBuffer(kSyncFieldCount * 4));
 
   test('gives up with ERR_WORKER_EXIT when its heartbeat stops, instead of blocking for ever', () => {
+    const state = sharedState();
     const started = Date.now();
-    assert.throws(() => waitForCoordinator(sharedState(), 400), (error: ParallelizeError) =>
+    let wakes = 0;
+    // The heartbeat moves once (as a coordinator that started, then died), then never again.
+    assert.throws(() => waitForCoordinator(state, 400, () => { if (wakes++ === 0) Atomics.add(state, kSyncHeartbeatField, 1); }), (error: ParallelizeError) =>
       error.code === 'ERR_WORKER_EXIT' && /gave no sign of life for 0.4 s; it died or its event loop is blocked/.test(error.message));
     const waited = Date.now() - started;
     assert.ok(waited >= 400 && waited < 5000, `gave up after ${waited} ms`);
+  });
+
+  test('says so when the coordinator never started, and the process lives on', () => {
+    // Every worker thread fails before it loads: the coordinator's error, which comes only once
+    // the caller is awake again, crashed the process after the call had thrown.
+    const child = runModule(`
+      import { parallelizeSync } from '@parallelize/core';
+      try {
+        parallelizeSync([1], (x) => x);
+      } catch (error) {
+        console.log(error.code, error.message);
+      }
+      setTimeout(() => console.log('still alive'), 100);
+    `, { flags: ['--require', './spec/fixtures/fail-in-workers.cjs'], timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr.slice(-500));
+    assert.match(child.stdout, /ERR_WORKER_EXIT .*gave no sign of life for 5 s; it could not start/);
+    assert.match(child.stdout, /still alive/);
   });
 
   test('waits as long as the heartbeat goes on, and returns when the call settles', async () => {

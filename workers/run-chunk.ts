@@ -93,7 +93,8 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
     }
     try {
       if (numbers) {
-        const stopped = runNumbersUntil(fn, items, context, index, end, values, base, control, status, held, deadline, job.onCallingThread !== true);
+        const watched = job.onCallingThread !== true;
+        const stopped = runNumbersUntil(fn, items, context, index, end, values, base, control, status, held, deadline, watched);
         if (stopped === kCancelled) return { status: 'cancelled' };
         if (held.late) {
           stop = stopped;
