@@ -10,10 +10,10 @@ import { allocatedSharedBytes, shareContext, SpareBuffer } from './memory.js';
 import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
 import { reportProgress } from './progress.js';
-import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
+import { MessageType, type WorkerMessage } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
 import { WarmUp } from './warm-up.js';
-import { WorkerHandle } from './worker-handle.js';
+import { exitError, WorkerHandle } from './worker-handle.js';
 
 const debug = debuglog('parallelize');
 
@@ -296,16 +296,6 @@ export class Pool {
     // No thread holds a chunk of the call any more, so none reads its packed items: reuse them.
     if (job.packed !== undefined) this.#spare.give(job.packed);
   }
-}
-
-function exitError(exitCode: number, error: Error | undefined, index: number | undefined, chunk?: RunChunkMessage): ParallelizeError {
-  const where = index !== undefined ? ` while running item ${index}`
-    : chunk ? ` while it held items ${chunk.start} to ${chunk.end - 1}, outside any call of fn (loading the module, or between items)` : '';
-  const options = { ...(index !== undefined && { index }), ...(error && { cause: error }) };
-  if ((error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-    return new ParallelizeError('ERR_WORKER_OOM', `A worker thread ran out of memory${where}; raise \`resourceLimits\` or use less memory per item`, options);
-  }
-  return new ParallelizeError('ERR_WORKER_EXIT', `A worker thread exited with code ${exitCode}${where}${error ? `: ${error.message}` : ''}`, options);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { sharedFlagLock } from './collect.js';
+import { ParallelizeError } from './errors.js';
 import { entryScript, kBootstrapUrl } from './location.js';
 import { allocatedSharedBytes, allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
@@ -115,4 +116,15 @@ export class WorkerHandle {
     void this.#worker.terminate();
     return this.#stopping;
   }
+}
+
+/** The error for the item (or the chunk) a thread was running when it exited by itself. */
+export function exitError(exitCode: number, error: Error | undefined, index: number | undefined, chunk?: RunChunkMessage): ParallelizeError {
+  const where = index !== undefined ? ` while running item ${index}`
+    : chunk ? ` while it held items ${chunk.start} to ${chunk.end - 1}, outside any call of fn (loading the module, or between items)` : '';
+  const options = { ...(index !== undefined && { index }), ...(error && { cause: error }) };
+  if ((error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return new ParallelizeError('ERR_WORKER_OOM', `A worker thread ran out of memory${where}; raise \`resourceLimits\` or use less memory per item`, options);
+  }
+  return new ParallelizeError('ERR_WORKER_EXIT', `A worker thread exited with code ${exitCode}${where}${error ? `: ${error.message}` : ''}`, options);
 }
