@@ -116,9 +116,9 @@ export function findCollector(
  * of this thread's heap if larger, it asks V8 for a full collection, which runs as a task of its
  * own soon after (not inside the caller's call), or at once with `now`: a thread that blocks in
  * one parallelizeSync call after another never runs such a task. It also collects at once when
- * the task it asked for last time has had no chance to run. Dropped shared memory then stays below about the
- * heap's own size, and the time spent collecting, which grows with the heap (~1 ms per MiB on our
- * 2-core VM), stays in proportion to the memory given back. A young-generation collection is not
+ * the task it asked for last time has had no chance to run. Dropped shared memory then stays
+ * below about the heap's own size, and the time spent collecting, which grows with the heap
+ * (~1 ms per MiB on our 2-core VM), stays in proportion to the memory given back. A young-generation collection is not
  * enough: a result that the caller held across a collection or two is promoted, and only a full
  * one frees it.
  */

@@ -75,7 +75,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   };
   try {
     waitForCoordinator(state, kSilenceMs, writeOutput);
-    writeOutput();
+    writeOutput(); // what came between its last look and the settle
     if (writeFailure) throw writeFailure.error;
     const outcome = receiveMessageOnPort(port1)?.message as CoordinatorOutcome | undefined;
     if (outcome === undefined) throw new ParallelizeError('ERR_WORKER_EXIT', 'The coordinator thread settled without an outcome');
