@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Matrix } from '@parallelize/core';
 
@@ -106,11 +107,21 @@ export async function rejection(promise: Promise<unknown>, ms = 10_000): Promise
   assert.fail('expected the promise to reject');
 }
 
+/** The package root, where `@parallelize/core` names the built package. */
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
 /**
  * Runs `body`, an ES module, in a child `node` started in the package root, where `@parallelize/core`
  * names the built package; `flags` go before it (`--require`, V8 flags), `env` adds to ours.
  */
 export function runModule(body: string, { flags = [], env = {}, timeout = 60_000 }: { flags?: string[]; env?: Record<string, string>; timeout?: number } = {}): { status: number | null; stdout: string; stderr: string } {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: root, encoding: 'utf8', timeout, env: { ...process.env, ...env } });
+  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: packageRoot, encoding: 'utf8', timeout, env: { ...process.env, ...env } });
+}
+
+/**
+ * Starts `body`, an ES module, in a child `node` as runModule does, with stdout and stderr piped,
+ * for a spec that talks to it while it runs; it is killed after `timeout` ms, so a hang fails the spec.
+ */
+export function spawnModule(body: string, timeout = 60_000): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--input-type=module', '-e', body], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(timeout) });
 }

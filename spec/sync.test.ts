@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
 import { kHeartbeatMs, kSyncFieldCount, kSyncHeartbeatField, kSyncSettled, kSyncStateField, kSyncWakeField } from '../lib/protocol.ts';
 import { waitForCoordinator } from '../lib/sync.ts';
-import { assertSameMatrix, randomFloats, runModule, serialMap, steadyThreadCount, threadsBackTo } from './helpers.ts';
+import { assertSameMatrix, randomFloats, runModule, serialMap, spawnModule, steadyThreadCount, threadsBackTo } from './helpers.ts';
 
 describe('parallelizeSync', () => {
   test('blocks and returns what parallelize would, for every kind of data', async () => {
@@ -54,11 +52,11 @@ describe('parallelizeSync', () => {
     // fn prints, then waits for a file that this test makes only once it has read the line.
     const dir = mkdtempSync(join(tmpdir(), 'parallelize-live-'));
     const file = join(dir, 'seen');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    const child = spawnModule(`
       import { parallelizeSync, task } from '@parallelize/core';
       const result = parallelizeSync([0], task(${JSON.stringify(new URL('./fixtures/waits-for-file.js', import.meta.url).href)}), { context: ${JSON.stringify(file)} });
       console.log('seen while running:', result.data[0]);
-    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'], signal: AbortSignal.timeout(60_000) });
+    `);
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       stdout += text;
@@ -71,13 +69,13 @@ describe('parallelizeSync', () => {
 
   test('a reader that goes away (EPIPE) does not crash the caller, as with console.log, call after call', async () => {
     // The stream emits 'error' again after its event loop turned: the second call crashed.
-    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    const child = spawnModule(`
       import { parallelizeSync } from '@parallelize/core';
       const chatty = (x) => { for (let k = 0; k < 20_000; k++) console.log('line', x, k); return x; };
       console.error('returned', parallelizeSync([1, 2], chatty, { cores: 2 }).data.join());
       await new Promise((resolve) => setTimeout(resolve, 100));
       console.error('returned', parallelizeSync([3, 4], chatty, { cores: 2 }).data.join());
-    `], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(60_000) });
+    `);
     child.stdout.once('data', () => child.stdout.destroy());
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
