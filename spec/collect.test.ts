@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, test } from 'node:test';
 import { createPool } from '@parallelize/core';
 import { runModule } from './helpers.ts';
-import { collectorFor, findCollector, garbageCollector, kCollectAfterBytes, sharedFlagLock } from '../lib/collect.ts';
+import { collectorFor, findCollector, garbageCollector, kCollectAfterBytes, kRecycleMinBytes, recyclerFor, releaseDropped, sharedFlagLock } from '../lib/collect.ts';
 
 const MiB = 2 ** 20;
 const exposedHere = typeof (globalThis as { gc?: unknown }).gc === 'function';
@@ -120,6 +120,58 @@ describe('garbage collection of shared memory', () => {
     // 48 results of 8 MiB: 384 MiB if none were freed; at most about kCollectAfterBytes (or the heap) are not.
     assert.ok(most < 160, `up to ${most.toFixed(0)} MiB of dropped results were still allocated`);
   });
+
+  test('before a big shared allocation, a young-generation collection, once as much was allocated since the last one', () => {
+    const asked: unknown[] = [];
+    const recycle = recyclerFor(() => (options) => asked.push(options));
+    recycle(kRecycleMinBytes - 1, 100 * MiB);
+    assert.equal(asked.length, 0, 'small allocations cost less than a collection');
+    recycle(8 * MiB, 4 * MiB);
+    assert.equal(asked.length, 0, 'less was allocated before than is asked for now');
+    recycle(8 * MiB, 8 * MiB);
+    assert.deepEqual(asked, [{ type: 'minor' }]);
+    recycle(8 * MiB, 12 * MiB);
+    assert.equal(asked.length, 1, 'counted from the last one');
+    recycle(8 * MiB, 16 * MiB);
+    assert.equal(asked.length, 2);
+    recyclerFor(() => undefined)(8 * MiB, 64 * MiB); // no gc() to be had: nothing to do, no throw
+  });
+
+  test('a worker frees its handle of a big result as the call ends, and only of a big one', () => {
+    const asked: unknown[] = [];
+    releaseDropped(kRecycleMinBytes - 8, () => (options) => asked.push(options));
+    assert.equal(asked.length, 0);
+    releaseDropped(kRecycleMinBytes, () => (options) => asked.push(options));
+    assert.deepEqual(asked, [{ type: 'minor' }]);
+  });
+
+  for (const where of ['the calling thread', 'threads'] as const) {
+    test(`a loop of calls on ${where} reuses the memory of the results it dropped, long before a full collection`, () => {
+      // 16 results of 2 MiB: 32 MiB if none were freed before kCollectAfterBytes (64 MiB) came into play.
+      const run = child(`
+        import { createPool } from '@parallelize/core';
+        const pool = createPool({ cores: 2 });
+        const options = { callingThread: ${where === 'the calling thread'} };
+        const data = new Float64Array(new SharedArrayBuffer(2 * 2 ** 20));
+        await pool.parallelize(data, (x) => x + 1, options);
+        const before = process.memoryUsage().arrayBuffers;
+        let most = 0;
+        for (let call = 0; call < 16; call++) {
+          const result = await pool.parallelize(data, (x) => x + 1, options);
+          if (result.get(5, 0) !== data[5] + 1) throw new Error('wrong result');
+          most = Math.max(most, process.memoryUsage().arrayBuffers - before);
+        }
+        await pool.close();
+        console.log(most / 2 ** 20);
+      `, [], { NODE_DEBUG: 'parallelize' });
+      assert.equal(run.status, 0, run.stderr);
+      const mostMiB = Number(run.stdout.trim());
+      assert.ok(mostMiB < 12, `up to ${mostMiB} MiB of dropped results were still allocated`);
+      assert.doesNotMatch(run.stderr, /collecting garbage/, 'no full collection did it');
+      if (where === 'threads') assert.match(run.stderr, /rows \d+-\d+ done/, 'the calls ran on threads');
+      else assert.doesNotMatch(run.stderr, /rows \d+-\d+ done/, 'the calls ran on the calling thread');
+    });
+  }
 
   test('a one-shot call\'s threads do not collect for memory allocated before they started', () => {
     const run = child(`

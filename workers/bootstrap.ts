@@ -7,7 +7,7 @@
 import assert from 'node:assert';
 import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { collectorFor, useFlagLock } from '../lib/collect.js';
+import { collectorFor, releaseDropped, useFlagLock } from '../lib/collect.js';
 import { cloneable, serializeError } from '../lib/errors.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
 import {
@@ -71,11 +71,14 @@ port.on('message', (message: MainMessage) => {
       queue = queue.then(() => runAndReport(job, message));
       break;
     }
-    case MessageType.JOB_END:
+    case MessageType.JOB_END: {
+      const output = outputs.get(message.jobId);
       jobs.delete(message.jobId);
       outputs.delete(message.jobId);
       collect(message.sharedBytes + allocatedSharedBytes());
+      if (output !== undefined) releaseDropped(output.values.byteLength);
       break;
+    }
     case MessageType.SHUTDOWN:
       // Closing the port empties our event loop, so the thread exits by itself; unlike
       // terminate(), a normal exit lets V8 write coverage and runs exit handlers.
