@@ -63,6 +63,39 @@ describe('numbers loop', () => {
     }
   });
 
+  test('runs items eight at a time, and still writes every row, stops and blames at any place within a pass', () => {
+    for (const watched of [true, false]) {
+      for (let count = 0; count <= 19; count++) {
+        const data = Float64Array.from({ length: count }, (_, i) => i + 0.5);
+        for (const start of [0, 3]) {
+          if (start > count) continue;
+          const seen: number[] = [];
+          const { stopped, values } = run((x, i) => (seen.push(i), (x as number) * 2), data, count, watched, { base: start, start });
+          assert.equal(stopped, count);
+          assert.deepEqual(values, Float64Array.from(data.subarray(start), (x) => x * 2), `${count} rows from ${start}`);
+          assert.deepEqual(seen, Array.from({ length: count - start }, (_, k) => start + k), 'each item once, none past the end');
+        }
+        for (let odd = 0; odd < count; odd++) {
+          const fn: Mapper = (x, i) => (i === odd ? 'odd' : (x as number) * 2);
+          const { stopped, values, held, status } = run(fn, data, count, watched);
+          assert.equal(stopped, odd, `${count} rows, a string at ${odd}`);
+          assert.equal(held.result, 'odd');
+          assert.equal(status[kStatusIndexField], odd);
+          assert.deepEqual(values, Float64Array.from(data, (x, i) => (i < odd ? x * 2 : 0)), 'rows before it written, none after');
+          const thrower: Mapper = (x, i) => {
+            if (i === odd) throw new Error(`item ${i}`);
+            return x;
+          };
+          const control = new Int32Array(kControlFieldCount);
+          const thrown = new Float64Array(kStatusFieldCount).fill(-1);
+          const rows = new Float64Array(count);
+          assert.throws(() => runNumbers(thrower, data, undefined, 0, count, rows, 0, control, thrown, { result: undefined, nextCheck: Infinity, late: false }, watched), new RegExp(`item ${odd}$`));
+          assert.equal(thrown[kStatusIndexField], odd);
+        }
+      }
+    }
+  });
+
   test('a watched loop publishes each index before its item runs, and stops once the call is cancelled', () => {
     const control = new Int32Array(kControlFieldCount);
     const status = new Float64Array(kStatusFieldCount);

@@ -38,13 +38,7 @@ function loopSource(typed: boolean, watched: boolean): string {
   const before = watched
     ? `if (control[${kCancelledField}] !== 0) return ${kCancelled}; status[${kStatusIndexField}] = index;`
     : '';
-  // Each source differs by a number: V8 caches what it compiled from a string it has seen before,
-  // and copies compiled from one string shared their optimized code (from the third fn on, ~7 ms
-  // per 1,000,000 items instead of 1.5).
-  return `"use strict"; return function runNumbers(fn, items, context, index, end, values, base, control, status, held) {
-    // loop ${++loopsCompiled}
-    try {
-      for (; index < end; index++) {
+  const item = `{
         ${before}
         const result = fn(${typed ? 'items[index]' : 'items(index)'}, index, context);
         if (typeof result !== 'number') {
@@ -53,7 +47,21 @@ function loopSource(typed: boolean, watched: boolean): string {
           return index;
         }
         values[index - base] = result;
+        index++;
+      }`;
+  // Eight items per pass: for every access to a typed array passed in, V8 checks its map and
+  // loads its length and data pointer again, and the items of one pass share those. 1,000,000
+  // items of `x * 2 + 1`: 0.73 ms instead of 1.49, or 0.99 instead of 1.97 watched.
+  // Each source differs by a number: V8 caches what it compiled from a string it has seen before,
+  // and copies compiled from one string shared their optimized code (from the third fn on, ~7 ms
+  // per 1,000,000 items instead of 1.5).
+  return `"use strict"; return function runNumbers(fn, items, context, index, end, values, base, control, status, held) {
+    // loop ${++loopsCompiled}
+    try {
+      for (const last = end - ${kItemsPerPass - 1}; index < last;) {
+        ${item.repeat(kItemsPerPass)}
       }
+      while (index < end) ${item}
       return end;
     } catch (error) {
       status[${kStatusIndexField}] = index;
@@ -61,6 +69,9 @@ function loopSource(typed: boolean, watched: boolean): string {
     }
   };`;
 }
+
+/** Items per pass of a compiled loop (see loopSource). */
+const kItemsPerPass = 8;
 
 /** The loop where strings cannot be compiled (`--disallow-code-generation-from-strings`): one for every fn. */
 const sharedLoop: NumbersLoop = (fn, items, context, index, end, values, base, control, status, held) => {
