@@ -56,7 +56,7 @@ let bundle = '';
 
 /** Runs this script again for one case and mode, and returns the JSON line it prints last. */
 function inChild<T>(name: string, mode: 'serial' | 'parallel' | 'timing'): T {
-  const argv = [bundle, '--child', name, '--mode', mode, '--scale', String(scale), '--runs', String(runs)];
+  const argv = ['--expose-gc', bundle, '--child', name, '--mode', mode, '--scale', String(scale), '--runs', String(runs)];
   const run = spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (run.status !== 0) throw new Error(`child ${name}/${mode} failed: ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as T;
@@ -86,13 +86,26 @@ async function timing(benchCase: BenchCase): Promise<Timing> {
     // Alternate which goes first, so drift in the machine's speed hits both alike.
     const order = r % 2 === 0 ? ['serial', 'parallel'] : ['parallel', 'serial'];
     for (const mode of order) {
+      settle();
       if (mode === 'serial') serialMs.push(await time(() => prepared.serial()));
       else parallelMs.push(await time(() => prepared.parallel(pool)));
     }
+    settle();
     oneShotMs.push(await time(async () => { const fresh = createPool(); await prepared.parallel(fresh); await fresh.close(); }));
   }
   await pool.close();
   return { items: prepared.items, serialMs, parallelMs, oneShotMs, identical };
+}
+
+/**
+ * A full collection before each timed run, outside its time. Both sides drop a fresh result every
+ * run, and a run that allocates after a collection gets that memory back already touched, while
+ * fresh memory costs ~2.5 ms per MiB to touch: with 8 MiB results, which side found the other's
+ * freed memory decided the cheap case (1.5 against 23 ms, either way round). Now every run starts
+ * with the garbage of the last one gone, as in a program that calls one or the other in a loop.
+ */
+function settle(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 function measure(benchCase: BenchCase): Row {
