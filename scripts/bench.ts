@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPool, parallelize } from '@parallelize/core';
 import { cases, traps, type BenchCase } from './bench-cases.ts';
-import { median, sameBits, span, time } from './measure.ts';
+import { median, ms, sameBits, span, time } from './measure.ts';
 import { bundleForNode } from './plain-node.ts';
 
 const { values: args } = parseArgs({
@@ -164,10 +164,10 @@ const table = [
   ['case', 'items', 'serial ms (min–max)', 'parallel ms (min–max)', 'speed-up', 'efficiency', 'one-shot ms', 'one-shot eff.', 'overhead ns/item', 'RSS serial / parallel MiB', 'same bits'],
   ...rows.map((row) => [
     row.name, String(row.items),
-    `${median(row.serialMs).toFixed(0)} (${span(row.serialMs)})`,
-    `${median(row.parallelMs).toFixed(0)} (${span(row.parallelMs)})`,
+    `${ms(median(row.serialMs))} (${span(row.serialMs)})`,
+    `${ms(median(row.parallelMs))} (${span(row.parallelMs)})`,
     `${row.speedup.toFixed(2)}×`, row.efficiency.toFixed(2),
-    median(row.oneShotMs).toFixed(0), row.oneShotEfficiency.toFixed(2),
+    ms(median(row.oneShotMs)), row.oneShotEfficiency.toFixed(2),
     row.nsPerItemOverhead.toFixed(0),
     `${row.rssSerialMiB.toFixed(0)} / ${row.rssParallelMiB.toFixed(0)}`,
     row.identical ? 'yes' : 'NO',

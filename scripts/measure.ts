@@ -3,8 +3,11 @@ import type { Matrix } from '@parallelize/core';
 
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** "min–max" of `values`, in whole ms. */
-export const span = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
+/** Milliseconds to print: whole ones, or tenths under 10 ms (a cheap call takes 1–3 ms). */
+export const ms = (value: number) => value.toFixed(value < 10 ? 1 : 0);
+
+/** "min–max" of `values`, in ms as `ms` prints them. */
+export const span = (values: number[]) => `${ms(Math.min(...values))}–${ms(Math.max(...values))}`;
 
 export function sameBits(a: Matrix, b: Matrix): boolean {
   return a.rows === b.rows && a.cols === b.cols && a.data.every((v, k) => Object.is(v, b.data[k]));
