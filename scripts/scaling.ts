@@ -10,18 +10,17 @@
  * to round, so that drift in the machine's speed hits them all alike. Efficiency is
  * serial / (cores × parallel), both medians.
  *
- * Beside ours, each round also times hand-written raw workers on the same shared input: one item
- * at a time from an Atomics counter, results written straight into shared memory, no library.
- * That is the ceiling of the machine for the workload, so that a shortfall can be told apart
- * from the machine's own (memory bandwidth, shared caches, noisy neighbours).
+ * Beside ours, each round also times hand-written raw workers (raw-workers.ts) on the same shared
+ * input. That is the ceiling of the machine for the workload, so that a shortfall can be told
+ * apart from the machine's own (memory bandwidth, shared caches, noisy neighbours).
  */
 import { spawnSync } from 'node:child_process';
-import { Worker } from 'node:worker_threads';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { availableCores, createPool, type Matrix, type Pool } from '@parallelize/core';
-import { cases, type SharedInput } from './bench-cases.ts';
+import { availableCores, createPool, type Pool } from '@parallelize/core';
+import { cases } from './bench-cases.ts';
+import { rawWorkers } from './raw-workers.ts';
 import { median, sameBits, span, time } from './measure.ts';
 
 const { values: args } = parseArgs({
@@ -38,37 +37,6 @@ const scale = Number(args.scale);
 interface Timings { items: number; serialMs: number[]; parallelMs: Record<number, number[]>; rawMs: Record<number, number[]>; identical: boolean }
 
 
-// The hand-written worker: takes items from a shared counter until none is left, then reports.
-const kRawWorker = `
-const { parentPort, workerData: { data, width, cols, source, context, counter, result } } = require('node:worker_threads');
-const fn = (0, eval)('(' + source + ')');
-const count = data.length / width;
-parentPort.on('message', () => {
-  for (let i = Atomics.add(counter, 0, 1); i < count; i = Atomics.add(counter, 0, 1)) {
-    const r = fn(width === 1 ? data[i] : data.subarray(i * width, (i + 1) * width), i, context);
-    if (typeof r === 'number') result[i] = r;
-    else result.set(r, i * cols);
-  }
-  parentPort.postMessage(0);
-});`;
-
-/** `n` raw workers over `input`; each call runs the whole input once and gives the result. */
-function rawWorkers(input: SharedInput, n: number): { run(): Promise<Matrix>; close(): Promise<unknown> } {
-  const count = input.data.length / input.width;
-  const counter = new Int32Array(new SharedArrayBuffer(4));
-  const result = new Float64Array(new SharedArrayBuffer(count * input.cols * 8));
-  const workerData = { data: input.data, width: input.width, cols: input.cols, source: input.fn.toString(), context: input.context, counter, result };
-  const workers = Array.from({ length: n }, () => new Worker(kRawWorker, { eval: true, workerData }));
-  return {
-    async run() {
-      Atomics.store(counter, 0, 0);
-      await Promise.all(workers.map((worker) => new Promise((done) => { worker.once('message', done); worker.postMessage(0); })));
-      return { rows: count, cols: input.cols, data: result } as Matrix;
-    },
-    close: () => Promise.all(workers.map((worker) => worker.terminate())),
-  };
-}
-
 /** The interleaved rounds of one case, in this (child) process. */
 async function timings(name: string): Promise<Timings> {
   const benchCase = cases.find((c) => c.name === name);
@@ -81,7 +49,7 @@ async function timings(name: string): Promise<Timings> {
   const raws = new Map(coreCounts.map((n) => [n, rawWorkers(shared, n)]));
   let identical = true;
   for (const pool of pools.values()) identical &&= sameBits(await prepared.parallel(pool), reference);
-  for (const raw of raws.values()) identical &&= sameBits(await raw.run(), reference);
+  for (const raw of raws.values()) identical &&= sameBits((await raw.run()).result, reference);
   const serialMs: number[] = [];
   const parallelMs: Record<number, number[]> = Object.fromEntries(coreCounts.map((n) => [n, []]));
   const rawMs: Record<number, number[]> = Object.fromEntries(coreCounts.map((n) => [n, []]));
