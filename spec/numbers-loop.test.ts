@@ -96,6 +96,26 @@ describe('numbers loop', () => {
     }
   });
 
+  test('a watched loop stops right after the item that saw the call cancelled, wherever it falls in a pass', () => {
+    for (let at = 0; at < 20; at++) {
+      const control = new Int32Array(kControlFieldCount);
+      const status = new Float64Array(kStatusFieldCount);
+      const seen: number[] = [];
+      const fn: Mapper = (_x, i) => {
+        seen.push(status[kStatusIndexField]!);
+        if (i === at) control[kCancelledField] = 1;
+        return i;
+      };
+      const held: Held = { result: undefined, nextCheck: Infinity, late: false };
+      for (const count of [23, 24]) {
+        seen.length = 0;
+        control[kCancelledField] = 0;
+        assert.equal(runNumbers(fn, new Float64Array(count), undefined, 0, count, new Float64Array(count), 0, control, status, held, true), kCancelled);
+        assert.deepEqual(seen, Array.from({ length: at + 1 }, (_, k) => k), `${count} items, cancelled at ${at}`);
+      }
+    }
+  });
+
   test('a watched loop publishes each index before its item runs, and stops once the call is cancelled', () => {
     const control = new Int32Array(kControlFieldCount);
     const status = new Float64Array(kStatusFieldCount);
