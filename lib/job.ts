@@ -24,6 +24,8 @@ export interface JobSettings {
   readonly collect: boolean;
   /** `map()`: results are kept as they are, in an Array, instead of rows of a Matrix. */
   readonly keepValues: boolean;
+  /** The pool is closed once this call is over, and its threads with it (a one-shot call). */
+  readonly lastCall?: boolean;
 }
 
 /** Attaches the failures of a collect-mode call to its result (a Matrix, or map()'s Array). */
@@ -52,6 +54,7 @@ export class Job {
   readonly #assembler: ResultAssembler;
   readonly collect: boolean;
   readonly keepValues: boolean;
+  readonly lastCall: boolean;
   /** `map()`'s results, in input order. */
   readonly #list: unknown[] | undefined;
   readonly #errors: ItemError[] = [];
@@ -68,6 +71,7 @@ export class Job {
     this.#input = settings.input;
     this.collect = settings.collect;
     this.keepValues = settings.keepValues;
+    this.lastCall = settings.lastCall ?? false;
     this.#list = settings.keepValues ? Array.from({ length: settings.input.count }) : undefined;
     this.#assembler = new ResultAssembler(settings.input.count);
     this.#start = {

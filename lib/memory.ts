@@ -1,5 +1,4 @@
 import { debuglog } from 'node:util';
-import { recycleBeforeAllocating } from './collect.js';
 import type { SharedTypedArray } from './protocol.js';
 
 const debug = debuglog('parallelize');
@@ -24,7 +23,6 @@ export function countSharedBytes(bytes: number): void {
 }
 
 function newShared(bytes: number): SharedArrayBuffer {
-  recycleBeforeAllocating(bytes, sharedBytesAllocated);
   const buffer = new SharedArrayBuffer(bytes);
   countSharedBytes(bytes);
   return buffer;

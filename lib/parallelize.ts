@@ -53,7 +53,7 @@ async function oneShot(data: Data, fn: unknown, options: ParallelizeOptions | un
   const { pool: poolOptions, call } = resolveOneShotOptions(options);
   const pool = new Pool(poolOptions);
   try {
-    return await pool[kRun](data, fn, call, keepValues);
+    return await pool[kRun](data, fn, call, keepValues, true);
   } finally {
     await pool.close();
   }

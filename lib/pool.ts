@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import { collectBeforeCall } from './collect.js';
+import { collectBeforeCall, recycleBeforeCall } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
 import { runOnCallingThread } from './calling-thread.js';
@@ -80,13 +80,14 @@ export class Pool {
     return this[kRun](data, fn, resolveOptions(options, this.cores), true) as Promise<unknown[]>;
   }
 
-  /** @internal Runs one call; `keepValues` for map(). */
-  async [kRun](data: Data, fn: unknown, options: ResolvedOptions, keepValues: boolean): Promise<Matrix | unknown[]> {
+  /** @internal Runs one call; `keepValues` for map(); `lastCall` when the pool is closed right after it (a one-shot call). */
+  async [kRun](data: Data, fn: unknown, options: ResolvedOptions, keepValues: boolean, lastCall = false): Promise<Matrix | unknown[]> {
     if (this.#closing) throw new ParallelizeError('ERR_POOL_CLOSED', 'This pool is closed; create another with createPool()');
     const spec = toFnSpec(fn);
     const { signal, timeout } = options;
     if (signal?.aborted) throw signal.reason;
     collectBeforeCall(allocatedSharedBytes());
+    recycleBeforeCall(allocatedSharedBytes());
     const input = prepareInput(data, (length) => this.#spare.take(length));
     if (input.count === 0) {
       const empty = keepValues ? [] : Matrix.alloc(0, 0);
@@ -94,7 +95,7 @@ export class Pool {
     }
     const cores = Math.min(options.cores, input.count);
     const context = shareContext(options.context);
-    const job = new Job({ input, fn: spec, context, cores, collect: options.collect, keepValues });
+    const job = new Job({ input, fn: spec, context, cores, collect: options.collect, keepValues, lastCall });
     const timer = timeout === undefined ? undefined : setTimeout(() => this.#stop(job, new ParallelizeError('ERR_TIMEOUT',
       `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
     const onAbort = (): void => this.#stop(job, signal!.reason);
@@ -287,7 +288,7 @@ export class Pool {
   /** Tells a worker that a settled call is over, once it holds none of the call's chunks. */
   #release(job: Job, worker: WorkerHandle): void {
     if (!job.workers.has(worker) || worker.held.some((chunk) => chunk.jobId === job.id)) return;
-    if (!worker.stopping) worker.post({ type: MessageType.JOB_END, jobId: job.id, sharedBytes: allocatedSharedBytes() });
+    if (!worker.stopping) worker.post({ type: MessageType.JOB_END, jobId: job.id, sharedBytes: allocatedSharedBytes(), release: !job.lastCall });
     job.workers.delete(worker);
   }
 

@@ -125,6 +125,8 @@ export interface JobEndMessage {
   readonly jobId: number;
   /** Shared memory the main thread has allocated so far, in bytes: workers collect garbage by it (collect.ts). */
   readonly sharedBytes: number;
+  /** Free the handle of the call's result now (releaseDropped); not when the thread is about to be shut down. */
+  readonly release: boolean;
 }
 
 export interface ShutdownMessage {

@@ -76,7 +76,9 @@ port.on('message', (message: MainMessage) => {
       jobs.delete(message.jobId);
       outputs.delete(message.jobId);
       collect(message.sharedBytes + allocatedSharedBytes());
-      if (output !== undefined) releaseDropped(output.values.byteLength);
+      // Not in a thread about to be shut down (a one-shot call): it would first look for gc()
+      // (~5 ms in a fresh thread), and then collect what its exit frees anyway.
+      if (output !== undefined && message.release) releaseDropped(output.values.byteLength);
       break;
     }
     case MessageType.SHUTDOWN:
