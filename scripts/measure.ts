@@ -4,7 +4,7 @@ import type { Matrix } from '@parallelize/core';
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Milliseconds to print: whole ones, or tenths under 10 ms (a cheap call takes 1–3 ms). */
-export const ms = (value: number) => value.toFixed(value < 10 ? 1 : 0);
+export const ms = (value: number) => value.toFixed(value < 9.95 ? 1 : 0);
 
 /** "min–max" of `values`, in ms as `ms` prints them. */
 export const span = (values: number[]) => `${ms(Math.min(...values))}–${ms(Math.max(...values))}`;
