@@ -150,37 +150,40 @@ function usedHeapBytes(): number {
 /** Called on the calling thread as each call starts, with `allocatedSharedBytes()` (and `now` for a blocking call). */
 export const collectBeforeCall = collectorFor();
 
-/** Shared memory allocated since the last young-generation collection that makes one worth it (see `recyclerFor`). */
+/** Shared allocations at least this big are worth a young-generation collection first (see `recyclerFor`). */
 export const kRecycleMinBytes = 2 ** 20;
 
 /**
- * A function to call as each call starts, with the running total of shared bytes this thread
- * allocated so far. The first write to fresh memory faults its pages in (~2.5 ms per MiB on our
- * 2-core VM), while memory the allocator got back is already in place. A result the caller dropped
- * stays allocated until V8 collects its handle, which V8 does not hurry (see `kCollectAfterBytes`);
- * but the handle is young, and a young-generation collection frees it. So when a call starts and
- * at least kRecycleMinBytes were allocated since the last such collection, we run one, and the
- * allocator can hand that memory to this call's result: a loop of calls of 1,000,000 cheap items
- * went from ~9.6 to ~2.3 ms a call. Once per call, before it allocates: a collection between
- * a call's own allocations (its copy of the input, then its result) would free nothing of its own.
- * It costs ~0.2 ms here with few young objects, and more with many (median 1.5 ms with 100,000 live
- * ones, which it also promotes early), and frees nothing when the caller keeps its results or a
- * full collection freed them already. (A WeakRef cannot tell that a full one ran: its target stays
- * alive until the event loop turns, which an await loop of calling-thread calls never lets it.)
+ * A function to call before allocating `bytes` of shared memory, with the running total of shared
+ * bytes this thread allocated so far. The first write to fresh memory faults its pages in (~2.5 ms
+ * per MiB on our 2-core VM), while memory the allocator got back is already in place. A result the
+ * caller dropped stays allocated until V8 collects its handle, which V8 does not hurry (see
+ * `kCollectAfterBytes`); but the handle is young, and a young-generation collection frees it. So
+ * before a big allocation, when at least as much was allocated since the last such collection, we
+ * run one, and the allocator can hand that memory out again: in one loop of calls of 1,000,000
+ * cheap items, from ~23.8 to ~1.9 ms a call. A call that copies its input into shared memory runs a
+ * second one before its result, which frees nothing of its own but, we think, lets V8 finish giving
+ * back what the first freed (it does so on another thread): with one collection at the start of the
+ * call only, the allocator gave the memory of the last input and result back to the system in
+ * most calls, and the loop took ~14 ms a call instead of ~4. Each costs ~0.2 ms here with few young
+ * objects, and more with many (median 1.5 ms with 100,000 live ones, which it also promotes early),
+ * and frees nothing when the caller keeps its results or a full collection freed them already.
+ * (A WeakRef cannot tell that a full one ran: its target stays alive until the event loop turns,
+ * which an await loop of calling-thread calls never lets it.)
  */
-export function recyclerFor(collector: () => Collect | undefined = garbageCollector): (allocatedBytes: number) => void {
+export function recyclerFor(collector: () => Collect | undefined = garbageCollector): (bytes: number, allocatedBytes: number) => void {
   let recycledAt = 0;
-  return (allocatedBytes) => {
-    if (allocatedBytes - recycledAt < kRecycleMinBytes) return;
+  return (bytes, allocatedBytes) => {
+    if (bytes < kRecycleMinBytes || allocatedBytes - recycledAt < bytes) return;
     const collect = collector();
-    debug('thread %d: %s after %d MiB of shared memory', threadId, collect ? 'young-generation collection' : 'cannot collect garbage', Math.round((allocatedBytes - recycledAt) / 2 ** 20));
+    debug('thread %d: %s before allocating %d MiB', threadId, collect ? 'young-generation collection' : 'cannot collect garbage', Math.round(bytes / 2 ** 20));
     recycledAt = allocatedBytes;
     collect?.({ type: 'minor' });
   };
 }
 
-/** Called on the calling thread as each call starts, with `allocatedSharedBytes()`. */
-export const recycleBeforeCall = recyclerFor();
+/** Called by this thread before each shared allocation (memory.ts). */
+export const recycleBeforeAllocating = recyclerFor();
 
 /**
  * A worker has let go of a call's result matrix of `bytes`: frees its young handle if the matrix is

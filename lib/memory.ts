@@ -1,4 +1,5 @@
 import { debuglog } from 'node:util';
+import { recycleBeforeAllocating } from './collect.js';
 import type { SharedTypedArray } from './protocol.js';
 
 const debug = debuglog('parallelize');
@@ -23,6 +24,7 @@ export function countSharedBytes(bytes: number): void {
 }
 
 function newShared(bytes: number): SharedArrayBuffer {
+  recycleBeforeAllocating(bytes, sharedBytesAllocated);
   const buffer = new SharedArrayBuffer(bytes);
   countSharedBytes(bytes);
   return buffer;

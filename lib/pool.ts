@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import { collectBeforeCall, recycleBeforeCall } from './collect.js';
+import { collectBeforeCall } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
 import { runOnCallingThread } from './calling-thread.js';
@@ -87,7 +87,6 @@ export class Pool {
     const { signal, timeout } = options;
     if (signal?.aborted) throw signal.reason;
     collectBeforeCall(allocatedSharedBytes());
-    recycleBeforeCall(allocatedSharedBytes());
     const input = prepareInput(data, (length) => this.#spare.take(length));
     if (input.count === 0) {
       const empty = keepValues ? [] : Matrix.alloc(0, 0);

@@ -3,7 +3,7 @@ import { deserializeError, failureToError, invalidArg, ParallelizeError, type Pa
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
-import { collectBeforeCall, recycleBeforeCall } from './collect.js';
+import { collectBeforeCall } from './collect.js';
 import { allocatedSharedBytes, allocateShared, countSharedBytes, isTypedArray, toShared } from './memory.js';
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
 import type { CollectedMatrix, Data, ItemOf, Mapper } from './types.js';
@@ -33,7 +33,6 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   if (options?.onProgress !== undefined) throw invalidArg('onProgress', 'absent in parallelizeSync (a blocked thread cannot call it)', options.onProgress);
   const spec = toFnSpec(fn);
   collectBeforeCall(allocatedSharedBytes(), true);
-  recycleBeforeCall(allocatedSharedBytes());
   const state = allocateShared(Int32Array, kSyncFieldCount);
   const { port1, port2 } = new MessageChannel();
   const output = new MessageChannel();

@@ -121,18 +121,20 @@ describe('garbage collection of shared memory', () => {
     assert.ok(most < 160, `up to ${most.toFixed(0)} MiB of dropped results were still allocated`);
   });
 
-  test('as a call starts, a young-generation collection once kRecycleMinBytes were allocated since the last one', () => {
+  test('before a big shared allocation, a young-generation collection, once as much was allocated since the last one', () => {
     const asked: unknown[] = [];
     const recycle = recyclerFor(() => (options) => asked.push(options));
-    recycle(kRecycleMinBytes - 1);
-    assert.equal(asked.length, 0, 'too little to be worth a collection');
-    recycle(kRecycleMinBytes);
+    recycle(kRecycleMinBytes - 1, 100 * MiB);
+    assert.equal(asked.length, 0, 'small allocations cost less than a collection');
+    recycle(8 * MiB, 4 * MiB);
+    assert.equal(asked.length, 0, 'less was allocated before than is asked for now');
+    recycle(8 * MiB, 8 * MiB);
     assert.deepEqual(asked, [{ type: 'minor' }]);
-    recycle(2 * kRecycleMinBytes - 1);
+    recycle(8 * MiB, 12 * MiB);
     assert.equal(asked.length, 1, 'counted from the last one');
-    recycle(2 * kRecycleMinBytes);
+    recycle(8 * MiB, 16 * MiB);
     assert.equal(asked.length, 2);
-    recyclerFor(() => undefined)(64 * MiB); // no gc() to be had: nothing to do, no throw
+    recyclerFor(() => undefined)(8 * MiB, 64 * MiB); // no gc() to be had: nothing to do, no throw
   });
 
   test('a worker frees its handle of a big result as the call ends, and only of a big one', () => {
@@ -148,7 +150,8 @@ describe('garbage collection of shared memory', () => {
       // 24 results of 2 MiB: 48 MiB if none were freed before kCollectAfterBytes (64 MiB) came into play.
       const run = child(`
         import { createPool } from '@parallelize/core';
-        const pool = createPool({ cores: 2 });
+        // One core for the calling thread: a pool of one core never starts a thread of its own accord.
+        const pool = createPool({ cores: ${where === 'threads' ? 2 : 1} });
         const options = { callingThread: ${where === 'the calling thread'} };
         const data = new Float64Array(new SharedArrayBuffer(2 * 2 ** 20));
         await pool.parallelize(data, (x) => x + 1, options);
@@ -185,8 +188,8 @@ describe('garbage collection of shared memory', () => {
     assert.equal(run.status, 0, run.stderr);
     const [oneShot, pooled] = run.stderr.split('ONE-SHOT DONE') as [string, string];
     const releases = (text: string) => text.split('\n').filter((line) => / thread [1-9]\d*: young-generation collection after letting go of 2 MiB/.test(line));
-    assert.deepEqual(releases(oneShot), [], 'threads about to exit do not collect');
-    assert.equal(releases(pooled).length, 2, 'each thread of the pool does, once the call is over');
+    assert.deepEqual(releases(oneShot), [], 'the threads of a one-shot call do not collect');
+    assert.equal(releases(pooled).length, 2, 'each thread of a pool does');
   });
 
   test('a one-shot call\'s threads do not collect for memory allocated before they started', () => {

@@ -76,8 +76,8 @@ port.on('message', (message: MainMessage) => {
       jobs.delete(message.jobId);
       outputs.delete(message.jobId);
       collect(message.sharedBytes + allocatedSharedBytes());
-      // Not in a thread about to be shut down (a one-shot call): it would first look for gc()
-      // (~5 ms in a fresh thread), and then collect what its exit frees anyway.
+      // Not in the threads of a one-shot call, about to be shut down: they would first look for
+      // gc() (~5 ms in a fresh thread), and then collect what their exit frees anyway.
       if (output !== undefined && message.release) releaseDropped(output.values.byteLength);
       break;
     }

@@ -50,9 +50,10 @@ function loopSource(typed: boolean, watched: boolean): string {
         index++;
       }`;
   // Two items per pass: for every access to a typed array passed in, V8 checks its map and loads
-  // its length and data pointer again, and the items of a pass share those. The odd item runs
-  // first, in a loop of its own that every call enters, so that no path is cold when V8 optimizes
-  // (a tail loop after the passes deoptimized the first time it ran). 1,000,000 items of
+  // its length and data pointer again, and the items of a pass share those. The first one or two
+  // items run in a loop of their own that every call enters, leaving an even count for the passes,
+  // so that no path is cold when V8 optimizes (a tail loop after the passes deoptimized the first
+  // time it ran). 1,000,000 items of
   // `x * 2 + 1`: ~0.9 ms instead of ~1.5 (~1.7 instead of ~2.1 watched); a fn of ten arithmetic
   // steps ~5.0 ms instead of ~5.8 (~5.4 instead of ~6.9 watched); a long one as before. A new fn
   // takes ~1 ms longer to optimize. Eight per pass was faster still for cheap items (~0.8 ms),
