@@ -175,11 +175,16 @@ export function recyclerFor(collector: () => Collect | undefined = garbageCollec
   let recycledAt = 0;
   return (bytes, allocatedBytes) => {
     if (bytes < kRecycleMinBytes || allocatedBytes - recycledAt < bytes) return;
-    const collect = collector();
-    debug('thread %d: %s before allocating %d MiB', threadId, collect ? 'young-generation collection' : 'cannot collect garbage', Math.round(bytes / 2 ** 20));
     recycledAt = allocatedBytes;
-    collect?.({ type: 'minor' });
+    collectYoung(collector, `before allocating ${Math.round(bytes / 2 ** 20)} MiB`);
   };
+}
+
+/** A young-generation collection, where gc() can be had, and a debug line that says why. */
+function collectYoung(collector: () => Collect | undefined, why: string): void {
+  const collect = collector();
+  debug('thread %d: %s %s', threadId, collect ? 'young-generation collection' : 'cannot collect garbage', why);
+  collect?.({ type: 'minor' });
 }
 
 /** Called by this thread before each shared allocation (memory.ts). */
@@ -191,8 +196,5 @@ export const recycleBeforeAllocating = recyclerFor();
  * `recyclerFor`). An idle worker would otherwise keep it until its next full collection.
  */
 export function releaseDropped(bytes: number, collector: () => Collect | undefined = garbageCollector): void {
-  if (bytes < kRecycleMinBytes) return;
-  const collect = collector();
-  debug('thread %d: %s after letting go of %d MiB', threadId, collect ? 'young-generation collection' : 'cannot collect garbage', Math.round(bytes / 2 ** 20));
-  collect?.({ type: 'minor' });
+  if (bytes >= kRecycleMinBytes) collectYoung(collector, `after letting go of ${Math.round(bytes / 2 ** 20)} MiB`);
 }

@@ -2,8 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { kCancelledField, kControlFieldCount, kStatusFieldCount, kStatusIndexField } from '../lib/protocol.ts';
 import type { Mapper } from '../lib/compile.ts';
-import { kCancelled, loopFor, runNumbers, type Held, type Items } from '../workers/numbers-loop.ts';
+import { kCancelled, loopFor, type Held, type Items } from '../workers/numbers-loop.ts';
 import { runModule } from './helpers.ts';
+
+/** `fn`'s own loop over rows [index, end), as runChunk calls it. */
+function runNumbers(
+  fn: Mapper, items: Items, context: unknown, index: number, end: number, values: Float64Array, base: number,
+  control: Int32Array, status: Float64Array, held: Held, watched: boolean,
+): number {
+  return loopFor(fn, typeof items !== 'function', watched)(fn, items, context, index, end, values, base, control, status, held);
+}
 
 /** Runs `fn` over all of `items` (a typed array, or read through a function) into fresh rows. */
 function run(fn: Mapper, items: Items, count: number, watched: boolean, { base = 0, start = 0, context = undefined as unknown } = {}) {
@@ -141,10 +149,10 @@ describe('numbers loop', () => {
 
   test('where strings cannot be compiled, every function shares one loop, with the same rows', () => {
     const child = runModule(`
-      import { loopFor, runNumbers } from './workers/numbers-loop.ts';
+      import { loopFor } from './workers/numbers-loop.ts';
       const a = (x) => x + 1, b = (x) => x * 10;
       const status = new Float64Array(3), held = {}, control = new Int32Array(1);
-      const rows = (fn, items, watched) => { const values = new Float64Array(4); runNumbers(fn, items, undefined, 0, 4, values, 0, control, status, held, watched); return [...values]; };
+      const rows = (fn, items, watched) => { const values = new Float64Array(4); loopFor(fn, typeof items !== 'function', watched)(fn, items, undefined, 0, 4, values, 0, control, status, held); return [...values]; };
       const data = Float64Array.of(1, 2, 3, 4);
       console.log(JSON.stringify({
         shared: loopFor(a, true, true) === loopFor(b, false, false),

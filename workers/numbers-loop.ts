@@ -53,12 +53,12 @@ function loopSource(typed: boolean, watched: boolean): string {
   // its length and data pointer again, and the items of a pass share those. The first one or two
   // items run in a loop of their own that every call enters, leaving an even count for the passes,
   // so that no path is cold when V8 optimizes (a tail loop after the passes deoptimized the first
-  // time it ran). 1,000,000 items of
-  // `x * 2 + 1`: ~0.9 ms instead of ~1.5 (~1.7 instead of ~2.1 watched); a fn of ten arithmetic
-  // steps ~5.0 ms instead of ~5.8 (~5.4 instead of ~6.9 watched); a long one as before. A new fn
-  // takes ~1 ms longer to optimize. Eight per pass was faster still for cheap items (~0.8 ms),
-  // but eight inlined copies of fn used up V8's inlining budget (a long fn ran ~15% slower, the
-  // ten-step one ~50%) and took ~2.6 ms longer to optimize, which a fresh worker pays every time.
+  // time it ran). Against one item per pass, 1,000,000 items of `x * 2 + 1` take ~0.9 ms instead of
+  // ~1.5 (~1.7 instead of ~2.1 watched), a fn of ten arithmetic steps ~5.0 instead of ~5.8 (~5.4
+  // instead of ~6.9 watched), a long one as long, and a new fn takes ~1 ms longer to optimize.
+  // Eight per pass was faster still for cheap items (~0.8 ms), but eight inlined copies of fn used
+  // up V8's inlining budget (a long fn ran ~15% slower, the ten-step one ~50%) and took ~2.6 ms
+  // longer to optimize, which a fresh worker pays every time.
   // Each source differs by a number: V8 caches what it compiled from a string it has seen before,
   // and copies compiled from one string shared their optimized code (from the third fn on, ~7 ms
   // per 1,000,000 items instead of 1.5).
@@ -103,21 +103,13 @@ let loopsCompiled = 0;
 const loops = new WeakMap<Mapper, Map<string, NumbersLoop>>();
 
 /**
- * Runs `fn`'s own copy of the loop. V8 optimizes a loop for the functions it has seen called
- * there: one loop shared by every fn of a process stops inlining fn at the second one, and then
- * boxes every number it passes. On 1,000,000 items of `x * 2 + 1`, a shared loop that had seen
- * five other functions took 14–20 ms, and one given a fresh item reader for each chunk 4–6 ms; a
- * copy of fn's own, reading a typed array in place, takes ~2 ms (~3 ms watched).
+ * `fn`'s own loop for typed-array items or an item reader, watched or not, compiled when first
+ * asked for. V8 optimizes a loop for the functions it has seen called there: one loop shared by
+ * every fn of a process stops inlining fn at the second one, and then boxes every number it passes.
+ * On 1,000,000 items of `x * 2 + 1`, a shared loop that had seen five other functions took 14–20 ms,
+ * and one given a fresh item reader for each chunk 4–6 ms; a copy of fn's own, reading a typed
+ * array in place, takes ~1 ms (~2 ms watched).
  */
-export function runNumbers(
-  fn: Mapper, items: Items, context: unknown, index: number, end: number, values: Float64Array, base: number,
-  control: Int32Array, status: Float64Array, held: Held, watched: boolean,
-): number {
-  const loop = loopFor(fn, typeof items !== 'function', watched);
-  return loop(fn, items, context, index, end, values, base, control, status, held);
-}
-
-/** @internal `fn`'s own loop for typed-array items or an item reader, watched or not, compiled when first asked for. */
 export function loopFor(fn: Mapper, typed: boolean, watched: boolean): NumbersLoop {
   let own = loops.get(fn);
   if (own === undefined) loops.set(fn, (own = new Map()));
