@@ -174,6 +174,31 @@ describe('garbage collection of shared memory', () => {
     });
   }
 
+  test('a big result the caller dropped is freed with no further call, though threads wrote into it', () => {
+    const run = child(`
+      import { createPool } from '@parallelize/core';
+      const pool = createPool({ cores: 2 });
+      const data = new Float64Array(new SharedArrayBuffer(16 * 2 ** 20));
+      const base = process.memoryUsage().arrayBuffers;
+      // In a function of its own: a suspended async frame may still hold what it awaited.
+      async function once() {
+        const result = await pool.parallelize(data, (x) => x + 1, { callingThread: false });
+        return result.get(3, 0);
+      }
+      if (await once() !== 1) throw new Error('wrong result');
+      const held = process.memoryUsage().arrayBuffers - base;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      gc(); // the caller's own handle
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      console.log(JSON.stringify({ held, after: process.memoryUsage().arrayBuffers - base }));
+      await pool.close();
+    `, ['--expose-gc']);
+    assert.equal(run.status, 0, run.stderr);
+    const { held, after } = JSON.parse(run.stdout) as { held: number; after: number };
+    assert.ok(held > 15 * MiB, `the result was allocated (${held} bytes)`);
+    assert.ok(after < 4 * MiB, `${(after / MiB).toFixed(1)} MiB were still allocated: a thread kept its handle`);
+  });
+
   test('a pool\'s threads free a big result\'s handle as its call ends; a one-shot call\'s threads, about to exit, do not', () => {
     const run = child(`
       import { createPool, parallelize } from '@parallelize/core';

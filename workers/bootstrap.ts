@@ -72,13 +72,14 @@ port.on('message', (message: MainMessage) => {
       break;
     }
     case MessageType.JOB_END: {
-      const output = outputs.get(message.jobId);
+      // Only its size: a handle to the result still held here would survive the collection.
+      const resultBytes = outputs.get(message.jobId)?.values.byteLength;
       jobs.delete(message.jobId);
       outputs.delete(message.jobId);
       collect(message.sharedBytes + allocatedSharedBytes());
       // Not in the threads of a one-shot call, about to be shut down: they would first look for
       // gc() (~5 ms in a fresh thread), and then collect what their exit frees anyway.
-      if (output !== undefined && message.release) releaseDropped(output.values.byteLength);
+      if (resultBytes !== undefined && message.release) releaseDropped(resultBytes);
       break;
     }
     case MessageType.SHUTDOWN:
