@@ -165,7 +165,7 @@ export const kRecycleMinBytes = 2 ** 20;
  * second one before its result, which frees nothing of its own but, we think, lets V8 finish giving
  * back what the first freed (it does so on another thread): with one collection at the start of the
  * call only, the allocator gave the memory of the last input and result back to the system in
- * most calls, and the loop took ~14 ms a call instead of ~4. Each costs ~0.2 ms here with few young
+ * most calls, and the loop took ~14 ms a call instead of ~3. Each costs ~0.2 ms here with few young
  * objects, and more with many (median 1.5 ms with 100,000 live ones, which it also promotes early),
  * and frees nothing when the caller keeps its results or a full collection freed them already.
  * (A WeakRef cannot tell that a full one ran: its target stays alive until the event loop turns,

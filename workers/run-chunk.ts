@@ -74,8 +74,8 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   if (Atomics.load(control, kCancelledField) !== 0) return { status: 'cancelled' };
   const deadline = job.deadline ?? Infinity;
   // With a deadline we look at the clock when `index` reaches `held.nextCheck` (after one item at
-  // least): for rows of numbers ever more rarely, up to every kNumbersPerCheck rows, which
-  // runNumbers runs in between (a check inside its loop slowed it by ~2 ns per item); every
+  // least): for rows of numbers ever more rarely, up to every kNumbersPerCheck rows, which fn's
+  // numbers loop (loopFor) runs in between (a check inside it slowed it by ~2 ns per item); every
   // kItemsPerCheck other items.
   const held: Held = { result: undefined, nextCheck: deadline === Infinity ? Infinity : start + 1, late: false };
   let stop = end;
@@ -118,7 +118,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
       }
       length = flatLength(result, index);
     } catch (error) {
-      // runNumbers does not update our `index` when fn throws; the status array (one chunk at a
+      // fn's numbers loop does not update our `index` when fn throws; the status array (one chunk at a
       // time writes it) holds the item that was running.
       index = status[kStatusIndexField]!;
       const failure = error instanceof ResultError
@@ -156,14 +156,14 @@ const kNumbersPerCheck = 1024;
 const kItemsPerCheck = 16;
 
 /**
- * runNumbers over rows [index, end), with a look at the clock each time `held.nextCheck` is
- * reached; returns where it stopped, as runNumbers does, and sets `held.late` when that was for
- * the deadline. The rows between two looks double from one up to kNumbersPerCheck, so that when
+ * fn's numbers loop (loopFor) over rows [index, end), with a look at the clock each time
+ * `held.nextCheck` is reached; returns where it stopped, as the loop does, and sets `held.late`
+ * when that was for the deadline. The rows between two looks double from one up to kNumbersPerCheck, so that when
  * items turn far costlier than the batch was sized for, it runs at most as many rows past the
  * deadline as it had run before, not up to kNumbersPerCheck. A loop of its own rather than
- * runChunk's: when runChunk's loop called runNumbers once per kNumbersPerCheck rows, V8 optimized
- * that loop with runNumbers inlined into it, and cheap items ran at ~13 ns each instead of ~2
- * (measured; here they stay at ~2).
+ * runChunk's: when runChunk's loop called the numbers loop once per kNumbersPerCheck rows, V8
+ * optimized that loop with the numbers loop inlined into it, and cheap items ran at ~13 ns each
+ * instead of ~2 (measured then; here they stay at ~1).
  */
 function runNumbersUntil(
   fn: ChunkJob['fn'], items: Items, context: unknown, index: number, end: number,
