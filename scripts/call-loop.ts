@@ -1,0 +1,68 @@
+/**
+ * A loop of calls on one warm pool, each dropping its 8 MiB result at once, as a script would:
+ * the median time per call and the peak RSS, with the collection of shared memory on (the default)
+ * and off (PARALLELIZE_GC=0), in child processes that alternate. It backs the README's note on
+ * dropped results giving their memory to the next ones. Reports; never asserts.
+ *
+ *   npx tsx scripts/plain-node.ts scripts/call-loop.ts            # 70 calls, 3 processes each way
+ *   npx tsx scripts/plain-node.ts scripts/call-loop.ts --calls 200 --rounds 5
+ */
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { createPool } from '@parallelize/core';
+import { median, ms } from './measure.ts';
+
+const { values: args } = parseArgs({
+  options: { calls: { type: 'string', default: '70' }, rounds: { type: 'string', default: '3' }, child: { type: 'string' } },
+});
+const calls = Number(args.calls);
+
+/** x * 2 + 1 runs on the calling thread; 40 square roots per item go to the threads. */
+const kinds = {
+  cheap: (x: number) => x * 2 + 1,
+  'sqrt-40': (x: number) => {
+    let s = x;
+    for (let k = 0; k < 40; k++) s = Math.sqrt(s * s + k);
+    return s;
+  },
+};
+type Kind = keyof typeof kinds;
+
+interface Loop { medianMs: number; peakRssMiB: number }
+
+if (args.child !== undefined) {
+  const fn = kinds[args.child as Kind];
+  const data = new Float64Array(new SharedArrayBuffer(8 * 2 ** 20));
+  for (let i = 0; i < data.length; i++) data[i] = (i % 1000) / 7;
+  const pool = createPool({ cores: 2 });
+  const times: number[] = [];
+  // Ten calls to warm up (JIT, threads), then the ones we count.
+  for (let call = 0; call < calls + 10; call++) {
+    const started = performance.now();
+    await pool.parallelize(data, fn);
+    if (call >= 10) times.push(performance.now() - started);
+  }
+  await pool.close();
+  console.log(JSON.stringify({ medianMs: median(times), peakRssMiB: process.resourceUsage().maxRSS / 1024 } satisfies Loop));
+  process.exit(0);
+}
+
+const loop = (kind: Kind, env: Record<string, string>): Loop => {
+  const child = spawnSync(process.execPath, [process.argv[1]!, '--child', kind, '--calls', String(calls)], { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (child.status !== 0) throw new Error(child.stderr);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Loop;
+};
+
+console.log(`${calls} calls of 1,000,000 items on a 2-core pool, each 8 MiB result dropped at once (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}); per process: median ms per call, peak RSS MiB`);
+console.log('| fn | collection for shared memory | median ms per call, each process | peak RSS MiB, each process |\n| --- | --- | --- | --- |');
+for (const kind of Object.keys(kinds) as Kind[]) {
+  const on: Loop[] = [];
+  const off: Loop[] = [];
+  for (let round = 0; round < Number(args.rounds); round++) {
+    on.push(loop(kind, {}));
+    off.push(loop(kind, { PARALLELIZE_GC: '0' }));
+  }
+  for (const [label, loops] of [['on (default)', on], ['off (PARALLELIZE_GC=0)', off]] as const) {
+    console.log(`| ${kind} | ${label} | ${loops.map((l) => ms(l.medianMs)).join(', ')} | ${loops.map((l) => l.peakRssMiB.toFixed(0)).join(', ')} |`);
+  }
+}
