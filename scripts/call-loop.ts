@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { createPool } from '@parallelize/core';
+import { cases } from './bench-cases.ts';
 import { median, ms } from './measure.ts';
 
 const { values: args } = parseArgs({
@@ -17,29 +18,20 @@ const { values: args } = parseArgs({
 });
 const calls = Number(args.calls);
 
-/** x * 2 + 1 runs on the calling thread; 40 square roots per item go to the threads. */
-const kinds = {
-  cheap: (x: number) => x * 2 + 1,
-  'sqrt-40': (x: number) => {
-    let s = x;
-    for (let k = 0; k < 40; k++) s = Math.sqrt(s * s + k);
-    return s;
-  },
-};
-type Kind = keyof typeof kinds;
+/** The bench's cases of 1,000,000 numbers: `x * 2 + 1` runs on the calling thread, 40 square roots per item go to the threads. */
+const kinds = ['cheap', 'cheap-150ns'] as const;
+type Kind = (typeof kinds)[number];
 
 interface Loop { medianMs: number; peakRssMiB: number }
 
 if (args.child !== undefined) {
-  const fn = kinds[args.child as Kind];
-  const data = new Float64Array(new SharedArrayBuffer(8 * 2 ** 20));
-  for (let i = 0; i < data.length; i++) data[i] = (i % 1000) / 7;
+  const prepared = cases.find((c) => c.name === args.child)!.prepare(1);
   const pool = createPool({ cores: 2 });
   const times: number[] = [];
   // Ten calls to warm up (JIT, threads), then the ones we count.
   for (let call = 0; call < calls + 10; call++) {
     const started = performance.now();
-    await pool.parallelize(data, fn);
+    await prepared.parallel(pool);
     if (call >= 10) times.push(performance.now() - started);
   }
   await pool.close();
@@ -55,7 +47,7 @@ const loop = (kind: Kind, env: Record<string, string>): Loop => {
 
 console.log(`${calls} calls of 1,000,000 items on a 2-core pool, each 8 MiB result dropped at once (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}); per process: median ms per call, peak RSS MiB`);
 console.log('| fn | collection for shared memory | median ms per call, each process | peak RSS MiB, each process |\n| --- | --- | --- | --- |');
-for (const kind of Object.keys(kinds) as Kind[]) {
+for (const kind of kinds) {
   const on: Loop[] = [];
   const off: Loop[] = [];
   for (let round = 0; round < Number(args.rounds); round++) {
