@@ -8,6 +8,7 @@ import { packRecords } from './records.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader, typedItems } from '../workers/items.js';
 import { runChunk } from '../workers/run-chunk.js';
+import { now } from './clock.js';
 
 const debug = debuglog('parallelize');
 
@@ -94,13 +95,13 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
    * stopped and the ms that fn took, leaving out merging (which allocates the result, once).
    */
   const run = async (start: number, end: number): Promise<{ spent: number; end: number }> => {
-    const started = performance.now();
+    const started = now();
     const outcome = await runChunk({
       fn, context: clonedContext, getItem, typedItems: items, onCallingThread: true, start, end, control, status,
       inline: true, collect: job.collect, output: job.output,
       keepValues: job.keepValues, deadline: started + 2 * kStepMs,
     });
-    const spent = performance.now() - started;
+    const spent = now() - started;
     const stop = outcome.status === 'done' ? outcome.end : end;
     itemsRunHere.set(fn, (itemsRunHere.get(fn) ?? 0) + stop - start);
     // map()'s results are cloned here as they would be when sent back from a worker: the same
@@ -188,15 +189,15 @@ export function steadyCost(lastBatchNs: number, cheapestBatchNs: number, itemNs:
 function timeSending(input: Input, from: number): number {
   if (input.items === undefined) return 0;
   const end = Math.min(input.count, from + 64);
-  const started = performance.now();
+  const started = now();
   // packRecords returns false, never throws, for items it cannot read: the clone below then fails.
   if (input.spec.kind === 'records' && packRecords(input.spec.records, input.items, from, end)) {
-    return (2 * (performance.now() - started) * 1e6) / (end - from);
+    return (2 * (now() - started) * 1e6) / (end - from);
   }
   try {
     structuredClone(input.items.slice(from, end));
   } catch {
     return Infinity;
   }
-  return ((performance.now() - started) * 1e6) / (end - from);
+  return ((now() - started) * 1e6) / (end - from);
 }

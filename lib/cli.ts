@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ParallelizeError, parallelize, readNpy, task, writeNpy, type Matrix, type Progress } from './index.js';
+import { now } from './clock.js';
 
 const kUsage = `Usage: parallelize run <module> --in <data.npy> --out <result.npy> [options]
 
@@ -106,10 +107,10 @@ function count(flag: string, value: string | undefined): number | undefined {
 
 /** A progress bar with rate and ETA on a terminal; a plain line every few seconds otherwise. */
 function progressReporter(stderr: NodeJS.WriteStream, total: number): (progress: Progress) => void {
-  const started = performance.now();
+  const started = now();
   let lastLine = 0;
   return ({ done }) => {
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (now() - started) / 1000;
     const rate = done / Math.max(seconds, 1e-3);
     const eta = done > 0 ? (total - done) / rate : Infinity;
     const percent = total === 0 ? 100 : (100 * done) / total;

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { debuglog } from 'node:util';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { threadId } from 'node:worker_threads';
+import { v8, workerThreads } from './builtins.js';
 
 const debug = debuglog('parallelize');
+
+/** This thread's id, for debug lines: read only when they are on, as it loads `worker_threads`. */
+const thread = (): number => (debug.enabled ? workerThreads().threadId : -1);
 
 /**
  * V8 starts a garbage collection when a thread's heap grows, or its ArrayBuffer memory, but it does
@@ -82,7 +84,7 @@ function processFlags(): string[] {
 /** @internal Looks for V8's `gc()`: null where it cannot be had, undefined where it may be next time. The parameters are for specs. */
 export function findCollector(
   versions: NodeJS.ProcessVersions = process.versions, env: NodeJS.ProcessEnv = process.env, flags: readonly string[] = processFlags(),
-  exposed: unknown = (globalThis as { gc?: unknown }).gc, setFlags = setFlagsFromString,
+  exposed: unknown = (globalThis as { gc?: unknown }).gc, setFlags = (flags: string) => v8().setFlagsFromString(flags),
 ): Collect | null | undefined {
   if (env.PARALLELIZE_GC === '0') return null;
   if (typeof exposed === 'function') return exposed as Collect;
@@ -134,7 +136,7 @@ export function collectorFor(from = 0, collector: () => Collect | undefined = ga
     collectedAt = allocatedBytes;
     const collect = collector();
     const atOnce = now || !turned;
-    debug('thread %d: %s after %d MiB of shared memory', threadId, collect ? `collecting garbage ${atOnce ? 'now' : 'soon'}` : 'cannot collect garbage', Math.round(grown / 2 ** 20));
+    debug('thread %d: %s after %d MiB of shared memory', thread(), collect ? `collecting garbage ${atOnce ? 'now' : 'soon'}` : 'cannot collect garbage', Math.round(grown / 2 ** 20));
     if (collect === undefined) return;
     if (atOnce) return collect();
     collect({ type: 'major', execution: 'async' });
@@ -144,7 +146,7 @@ export function collectorFor(from = 0, collector: () => Collect | undefined = ga
 }
 
 function usedHeapBytes(): number {
-  return getHeapStatistics().used_heap_size;
+  return v8().getHeapStatistics().used_heap_size;
 }
 
 /** Called on the calling thread as each call starts, with `allocatedSharedBytes()` (and `now` for a blocking call). */
@@ -183,7 +185,7 @@ export function recyclerFor(collector: () => Collect | undefined = garbageCollec
 /** A young-generation collection, where gc() can be had, and a debug line that says why. */
 function collectYoung(collector: () => Collect | undefined, why: string): void {
   const collect = collector();
-  debug('thread %d: %s %s', threadId, collect ? 'young-generation collection' : 'cannot collect garbage', why);
+  debug('thread %d: %s %s', thread(), collect ? 'young-generation collection' : 'cannot collect garbage', why);
   collect?.({ type: 'minor' });
 }
 

@@ -1,4 +1,5 @@
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from './builtins.js';
 import { deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
@@ -34,6 +35,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   const spec = toFnSpec(fn);
   collectBeforeCall(allocatedSharedBytes(), true);
   const state = allocateShared(Int32Array, kSyncFieldCount);
+  const { MessageChannel, receiveMessageOnPort, Worker } = workerThreads();
   const { port1, port2 } = new MessageChannel();
   const output = new MessageChannel();
   // Typed values go to shared memory here, so the coordinator and its workers read them in place.

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from './builtins.js';
 import { sharedFlagLock } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { entryScript, kBootstrapUrl } from './location.js';
@@ -40,7 +41,7 @@ export class WorkerHandle {
   constructor(events: WorkerEvents, resourceLimits: ResourceLimits | undefined) {
     this.#status[kStatusIndexField] = -1;
     const workerData: WorkerStartup = { status: this.#status, sharedBytes: allocatedSharedBytes(), flagLock: sharedFlagLock() };
-    this.#worker = new Worker(kEntry, { eval: true, workerData, ...(resourceLimits && { resourceLimits }) });
+    this.#worker = new (workerThreads().Worker)(kEntry, { eval: true, workerData, ...(resourceLimits && { resourceLimits }) });
     this.threadId = this.#worker.threadId;
     debug('[%d] worker started', this.threadId);
     this.#worker.on('message', (message: WorkerMessage) => {

@@ -7,6 +7,7 @@
 import assert from 'node:assert';
 import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { now } from '../lib/clock.js';
 import { collectorFor, releaseDropped, useFlagLock } from '../lib/collect.js';
 import { cloneable, serializeError } from '../lib/errors.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
@@ -113,7 +114,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
     if ('code' in job) {
       reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: job };
     } else {
-      const started = performance.now();
+      const started = now();
       const outcome = await runChunk({
         fn: job.fn,
         context: job.context,
@@ -128,11 +129,11 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         status,
         output: outputs.get(jobId),
       });
-      debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (performance.now() - started).toFixed(1));
+      debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (now() - started).toFixed(1));
       if (outcome.status === 'done') {
         reply = {
           type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace,
-          failures: outcome.failures, ...(outcome.list && { list: outcome.list }), ms: performance.now() - started,
+          failures: outcome.failures, ...(outcome.list && { list: outcome.list }), ms: now() - started,
         };
       } else if (outcome.status === 'failed') {
         reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: outcome.failure };

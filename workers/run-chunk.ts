@@ -2,6 +2,7 @@ import { describe, firstGood, serializeError, shapeFailure } from '../lib/errors
 import { allocateShared } from '../lib/memory.js';
 import { kCancelledField, kStatusIndexField, type OutputSpec, type SerializedFailure } from '../lib/protocol.js';
 import { kCancelled, loopFor, type Held, type Items } from './numbers-loop.js';
+import { now } from '../lib/clock.js';
 
 /** Everything one chunk needs; no thread APIs, so it can be tested on the main thread. */
 export interface ChunkJob {
@@ -30,7 +31,7 @@ export interface ChunkJob {
   /** `map()`: keep each result as it is, in `list`, instead of flattening it into rows. */
   readonly keepValues?: boolean;
   /**
-   * The calling thread's timing batches only: a `performance.now()` time after which the chunk
+   * The calling thread's timing batches only: a `now()` time (lib/clock.ts) after which the chunk
    * stops between two items (after one at least), so that items turning costly in the middle of a
    * batch sized for cheap ones cannot hold the calling thread long. The outcome's `end` says where.
    */
@@ -84,7 +85,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
     let length: number;
     const numbers = cols === 1 && list === undefined;
     if (index >= held.nextCheck) {
-      if (performance.now() > deadline) {
+      if (now() > deadline) {
         stop = index;
         break;
       }
@@ -176,7 +177,7 @@ function runNumbersUntil(
     const stopped = loop(fn, items, context, index, to, values, base, control, status, held);
     if (stopped !== to || to === end) return stopped;
     index = to;
-    if (performance.now() > deadline) {
+    if (now() > deadline) {
       held.late = true;
       return index;
     }
