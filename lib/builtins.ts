@@ -21,6 +21,7 @@ const loaded: { workerThreads?: typeof WorkerThreads; v8?: typeof V8 } = {};
 
 /** @internal A built-in module by its `node:` id. */
 export function load<T>(id: string): T {
-  // process.getBuiltinModule came with Node 20.16; before it, a require() made for any path finds built-in modules.
-  return (process.getBuiltinModule?.(id) ?? createRequire(process.execPath)(id)) as T;
+  // process.getBuiltinModule came with Node 20.16; before it, a require() made for any absolute path
+  // finds built-in modules (not process.execPath, which an embedder may leave relative or empty).
+  return (process.getBuiltinModule?.(id) ?? createRequire('/')(id)) as T;
 }

@@ -99,7 +99,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     const outcome = await runChunk({
       fn, context: clonedContext, getItem, typedItems: items, onCallingThread: true, start, end, control, status,
       inline: true, collect: job.collect, output: job.output,
-      keepValues: job.keepValues, deadline: started + 2 * kStepMs,
+      keepValues: job.keepValues, budgetMs: 2 * kStepMs,
     });
     const spent = now() - started;
     const stop = outcome.status === 'done' ? outcome.end : end;

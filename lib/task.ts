@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { invalidArg } from './errors.js';
-import { compileCached } from './compile.js';
+import { compileInline } from './compile.js';
 import type { FnSpec } from './protocol.js';
 
 const kTaskRef = Symbol('parallelize.taskRef');
@@ -54,7 +54,10 @@ function moduleUrl(module: string | URL): string {
 /**
  * @internal
  * What workers need to find `fn`. Inline functions travel as source and must be self-contained;
- * we compile them here once too, so a syntax problem is reported before any thread starts.
+ * we compile them here once too, so a syntax problem is reported before any thread starts. The
+ * spec of a function seen before is the one made then: a pool called with one function over and
+ * over would compile it each time, ~6–8 µs, or 18–28 µs after a full collection, which empties
+ * V8's own cache of compiled strings (a cache of sources here would keep a large one alive).
  */
 export function toFnSpec(fn: unknown): FnSpec {
   if (isTaskRef(fn)) {
@@ -64,6 +67,15 @@ export function toFnSpec(fn: unknown): FnSpec {
     return { kind: 'module', url: fn.module, exportName: fn.exportName };
   }
   if (typeof fn !== 'function') throw invalidArg('fn', 'a function or a task() reference', fn);
+  let spec = inlineSpecs.get(fn);
+  if (spec === undefined) inlineSpecs.set(fn, (spec = inlineSpec(fn)));
+  return spec;
+}
+
+/** Specs of the inline functions checked so far, for as long as each function lives. */
+const inlineSpecs = new WeakMap<Function, FnSpec>();
+
+function inlineSpec(fn: Function): FnSpec {
   const kind = fn.constructor?.name;
   if (kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction') {
     throw invalidArg('fn', 'a plain or async function (generators cannot return a row)', fn);
@@ -74,9 +86,7 @@ export function toFnSpec(fn: unknown): FnSpec {
     throw invalidArg('fn', 'a function written in JavaScript (native and bound functions have no source to send to a worker; wrap it: `(x) => Math.sqrt(x)`)', fn);
   }
   try {
-    // Cached: V8's own cache of compiled strings is emptied by every full collection, after which
-    // compiling the same source again took ~10–25 µs of each call.
-    compileCached(source);
+    compileInline(source);
   } catch (error) {
     throw invalidArg('fn', `a function whose source compiles on its own (${(error as Error).message}); use task() for this one`, fn);
   }

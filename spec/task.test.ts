@@ -5,6 +5,7 @@ import { Matrix, ParallelizeError, parallelize, task } from '@parallelize/core';
 import { mean } from './fixtures/mean.ts';
 import scale from './fixtures/scale.js';
 import { assertSameMatrix, randomFloats, rejection, serialMap } from './helpers.ts';
+import { toFnSpec } from '../lib/task.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
 
@@ -50,5 +51,22 @@ describe('task()', () => {
     assert.equal(error.code, 'ERR_TASK_LOAD');
     assert.match(error.message, /^Could not import task module file:.*throws-on-import\.js: this module fails while loading$/);
     assert.equal(error.cause.message, 'this module fails while loading');
+  });
+});
+
+describe('toFnSpec (what workers need to find fn)', () => {
+  test('checks an inline function once, and makes a new spec for another function of the same source', () => {
+    const double = (x: number) => x * 2;
+    const first = toFnSpec(double);
+    assert.deepEqual(first, { kind: 'inline', source: double.toString() });
+    assert.equal(toFnSpec(double), first, 'the same function: its spec from before, not compiled again');
+    const twin = (x: number) => x * 2;
+    assert.notEqual(toFnSpec(twin), first);
+    assert.deepEqual(toFnSpec(twin), first);
+  });
+
+  test('rejects the same bad function every time it is passed', () => {
+    function* rows() { yield 1; }
+    for (let attempt = 0; attempt < 2; attempt++) assert.throws(() => toFnSpec(rows), /a plain or async function/);
   });
 });

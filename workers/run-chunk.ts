@@ -31,17 +31,18 @@ export interface ChunkJob {
   /** `map()`: keep each result as it is, in `list`, instead of flattening it into rows. */
   readonly keepValues?: boolean;
   /**
-   * The calling thread's timing batches only: a `now()` time (lib/clock.ts) after which the chunk
-   * stops between two items (after one at least), so that items turning costly in the middle of a
-   * batch sized for cheap ones cannot hold the calling thread long. The outcome's `end` says where.
+   * The calling thread's timing batches only: how many ms the chunk may run, after which it stops
+   * between two items (after one at least), so that items turning costly in the middle of a batch
+   * sized for cheap ones cannot hold the calling thread long. The outcome's `end` says where. A
+   * span rather than a time, so that no caller can mix clocks with ours (lib/clock.ts).
    */
-  readonly deadline?: number;
+  readonly budgetMs?: number;
 }
 
 
 export type ChunkOutcome =
   /**
-   * Rows [start, end) are done (`end` is the chunk's own but after a `deadline`). `values` holds
+   * Rows [start, end) are done (`end` is the chunk's own unless its `budgetMs` ran out). `values` holds
    * them, or is empty when they were written into `output`. `cols` is -1 when every item failed
    * in collect mode; `failures` lists them in index order.
    */
@@ -73,7 +74,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
   // item, which costs nothing where Atomics.load costs ~60 ns on Node 20 (as much as a cheap item).
   // The flag only goes from 0 to 1 and an aligned Int32 read cannot tear, so the plain read is safe.
   if (Atomics.load(control, kCancelledField) !== 0) return { status: 'cancelled' };
-  const deadline = job.deadline ?? Infinity;
+  const deadline = job.budgetMs === undefined ? Infinity : now() + job.budgetMs;
   // With a deadline we look at the clock when `index` reaches `held.nextCheck` (after one item at
   // least): for rows of numbers ever more rarely, up to every kNumbersPerCheck rows, which fn's
   // numbers loop (loopFor) runs in between (a check inside it slowed it by ~2 ns per item); every
@@ -85,7 +86,7 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
     let length: number;
     const numbers = cols === 1 && list === undefined;
     if (index >= held.nextCheck) {
-      if (now() > deadline) {
+      if (now() >= deadline) {
         stop = index;
         break;
       }
@@ -177,7 +178,7 @@ function runNumbersUntil(
     const stopped = loop(fn, items, context, index, to, values, base, control, status, held);
     if (stopped !== to || to === end) return stopped;
     index = to;
-    if (now() > deadline) {
+    if (now() >= deadline) {
       held.late = true;
       return index;
     }
