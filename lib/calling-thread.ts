@@ -1,4 +1,5 @@
 import { debuglog } from 'node:util';
+import { now } from './clock.js';
 import { compileCached } from './compile.js';
 import { cloneable, ParallelizeError } from './errors.js';
 import type { Input } from './input.js';
@@ -8,7 +9,6 @@ import { packRecords } from './records.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader, typedItems } from '../workers/items.js';
 import { runChunk } from '../workers/run-chunk.js';
-import { now } from './clock.js';
 
 const debug = debuglog('parallelize');
 

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ParallelizeError, parallelize, readNpy, task, writeNpy, type Matrix, type Progress } from './index.js';
 import { now } from './clock.js';
+import { ParallelizeError, parallelize, readNpy, task, writeNpy, type Matrix, type Progress } from './index.js';
 
 const kUsage = `Usage: parallelize run <module> --in <data.npy> --out <result.npy> [options]
 

@@ -1,8 +1,8 @@
+import { now } from '../lib/clock.js';
 import { describe, firstGood, serializeError, shapeFailure } from '../lib/errors.js';
 import { allocateShared } from '../lib/memory.js';
 import { kCancelledField, kStatusIndexField, type OutputSpec, type SerializedFailure } from '../lib/protocol.js';
 import { kCancelled, loopFor, type Held, type Items } from './numbers-loop.js';
-import { now } from '../lib/clock.js';
 
 /** Everything one chunk needs; no thread APIs, so it can be tested on the main thread. */
 export interface ChunkJob {
