@@ -30,6 +30,11 @@ export const kWarmUpNs = 20_000;
 
 /** Items each compiled function has run on this thread, across calls: a warm function needs no wait. */
 const itemsRunHere = new WeakMap<object, number>();
+/**
+ * What an item of each compiled function was measured to cost, in ns, when its last call went to
+ * threads after the calling thread had timed it at kWarmUpNs or more (see `runOnCallingThread`).
+ */
+const handedOver = new WeakMap<object, number>();
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
@@ -80,6 +85,17 @@ function threadsMs({ remaining, itemNs, sendNs, cores, coldStart }: Estimate): n
  */
 export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number; forgoneMs?: number }> {
   const fn = compileCached(source);
+  // A function whose last call went to threads, its items timed here at kWarmUpNs or more, goes
+  // straight to the pool's running threads. Timing it again kept every thread idle, and for long
+  // the first items run slowly here, where one or two run per call, too few for V8 to keep fn
+  // optimized: in the bench's subjects case, 10–35 ms for an item that takes 0.9 ms on a thread,
+  // in every call. Should this call's items be cheap, threads cost it little: ~0.5 ms, and ~50 ns
+  // an item shared among them.
+  const costBefore = coldStart ? undefined : handedOver.get(fn);
+  if (costBefore !== undefined) {
+    debug('job %d: its function went to threads last time at %s ns an item; threads take it all', job.id, costBefore.toFixed(0));
+    return { start: 0, itemNs: costBefore };
+  }
   let clonedContext: unknown;
   try {
     clonedContext = structuredClone(context);
@@ -151,6 +167,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
       const remaining = input.count - done;
       if (!finishHere({ remaining, itemNs, sendNs, cores: Math.min(cores, remaining), coldStart })) {
         debug('job %d: items cost %s ns (sending %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), sendNs.toFixed(0), done);
+        if (cheapestNs >= kWarmUpNs) handedOver.set(fn, itemNs);
         return { start: done, itemNs: steadyCost(batchNs, cheapestNs, itemNs) };
       }
     }

@@ -54,6 +54,31 @@ describe('the calling thread', () => {
     assert.deepEqual(Array.from({ length: 40 }, (_, i) => result.get(i, 0)), Array.from({ length: 40 }, (_, i) => i));
   });
 
+  test('gives a pool\'s running threads at once the call of a function they took last time, costly items and all', async () => {
+    const pool = createPool({ cores: 2 });
+    const costly = (x: number) => {
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      return [x, (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId];
+    };
+    // 100 items of 2 ms: more than a thread start (50 ms) saves, even on a pool with no thread yet.
+    const data = Float64Array.from({ length: 100 }, (_, i) => i);
+    const threadsOf = (result: { rows: number; get(row: number, col: number): number }) => new Set(Array.from({ length: result.rows }, (_, i) => result.get(i, 1)));
+    try {
+      const first = await pool.parallelize(data, costly);
+      assert.equal(first.get(0, 1), 0, 'the first call timed its first item on the calling thread');
+      assert.ok([...threadsOf(first)].some((id) => id !== 0), 'then gave the rest to threads');
+      const second = await pool.parallelize(data, costly);
+      assert.ok(!threadsOf(second).has(0), `the second ran nothing on the calling thread: ${[...threadsOf(second)].join(', ')}`);
+      assert.deepEqual(Array.from({ length: 100 }, (_, i) => second.get(i, 0)), Array.from(data));
+      // A cheap function's call stays on the calling thread, its memory of another function aside.
+      const cheap = await pool.parallelize(data, (x: number) => [x, (process as unknown as WithBuiltins).getBuiltinModule('node:worker_threads').threadId]);
+      assert.deepEqual([...threadsOf(cheap)], [0]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('sees what a worker sees: no outer variables', async () => {
     const before = await steadyThreadCount();
     const factor = 3;
