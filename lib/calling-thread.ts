@@ -30,11 +30,20 @@ export const kWarmUpNs = 20_000;
 
 /** Items each compiled function has run on this thread, across calls: a warm function needs no wait. */
 const itemsRunHere = new WeakMap<object, number>();
+/** What an item of each compiled function cost on threads in its last call that they took, in ns, where that was kWarmUpNs or more. */
+const threadCosts = new WeakMap<object, number>();
+
 /**
- * What an item of each compiled function was measured to cost, in ns, when its last call went to
- * threads after the calling thread had timed it at kWarmUpNs or more (see `runOnCallingThread`).
+ * Remembers what an item of the inline function `source` cost on threads in a call they took (the
+ * last chunk's time per item), for its next call (see `runOnCallingThread`); forgets it where that
+ * is unknown or under kWarmUpNs. Called for calls that the calling thread could have run, whose
+ * function it has compiled already.
  */
-const handedOver = new WeakMap<object, number>();
+export function rememberThreadCost(source: string, itemNs: number | undefined): void {
+  const fn = compileCached(source);
+  if (itemNs !== undefined && itemNs >= kWarmUpNs) threadCosts.set(fn, itemNs);
+  else threadCosts.delete(fn);
+}
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
@@ -85,16 +94,19 @@ function threadsMs({ remaining, itemNs, sendNs, cores, coldStart }: Estimate): n
  */
 export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number; forgoneMs?: number }> {
   const fn = compileCached(source);
-  // A function whose last call went to threads, its items timed here at kWarmUpNs or more, goes
-  // straight to the pool's running threads. Timing it again kept every thread idle, and for long
-  // the first items run slowly here, where one or two run per call, too few for V8 to keep fn
-  // optimized: in the bench's subjects case, 10–35 ms for an item that takes 0.9 ms on a thread,
-  // in every call. Should this call's items be cheap, threads cost it little: ~0.5 ms, and ~50 ns
-  // an item shared among them.
-  const costBefore = coldStart ? undefined : handedOver.get(fn);
+  // A function whose last call went to threads, at kWarmUpNs or more an item there, is not timed
+  // again: the rule of finishHere decides from that cost. Timing it kept every thread idle, and for
+  // long, as the first items run slowly here, where one or two run per call, too few for V8 to keep
+  // fn optimized: in the bench's subjects case, 10–35 ms for an item that takes 0.9 ms on a thread,
+  // in every call. Should this call's items be cheap after all, running threads cost it little:
+  // ~0.5 ms, and ~50 ns an item shared among them.
+  const costBefore = threadCosts.get(fn);
   if (costBefore !== undefined) {
-    debug('job %d: its function went to threads last time at %s ns an item; threads take it all', job.id, costBefore.toFixed(0));
-    return { start: 0, itemNs: costBefore };
+    const estimate = { remaining: input.count, itemNs: costBefore, sendNs: timeSending(input, 0), cores: Math.min(cores, input.count), coldStart };
+    if (!finishHere(estimate)) {
+      debug('job %d: its function took %s ns an item on threads last time; threads take it all', job.id, costBefore.toFixed(0));
+      return { start: 0, itemNs: costBefore };
+    }
   }
   let clonedContext: unknown;
   try {
@@ -167,7 +179,6 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
       const remaining = input.count - done;
       if (!finishHere({ remaining, itemNs, sendNs, cores: Math.min(cores, remaining), coldStart })) {
         debug('job %d: items cost %s ns (sending %s ns) after %d on the calling thread; threads take the rest', job.id, itemNs.toFixed(0), sendNs.toFixed(0), done);
-        if (cheapestNs >= kWarmUpNs) handedOver.set(fn, itemNs);
         return { start: done, itemNs: steadyCost(batchNs, cheapestNs, itemNs) };
       }
     }

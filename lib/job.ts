@@ -122,6 +122,11 @@ export class Job {
     return output;
   }
 
+  /** What one item was measured to cost, in ns: on the calling thread, then in the last chunk a worker ran. */
+  get itemNs(): number | undefined {
+    return this.#itemNs;
+  }
+
   /** Tells the call what one item was measured to cost on the calling thread, in ns (see `queueableRows`). */
   set itemNs(ns: number | undefined) {
     this.#itemNs = ns;

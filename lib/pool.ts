@@ -2,7 +2,7 @@ import { debuglog } from 'node:util';
 import { collectBeforeCall } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
-import { runOnCallingThread } from './calling-thread.js';
+import { rememberThreadCost, runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors } from './job.js';
 import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import { Matrix } from './matrix.js';
@@ -119,6 +119,7 @@ export class Pool {
         debug('job %d: all %d items on the calling thread', job.id, input.count);
       }
       const result = await job.promise;
+      if (here && start < input.count) rememberThreadCost(spec.source, job.itemNs);
       progress?.finish();
       return result;
     } finally {

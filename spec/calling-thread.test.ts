@@ -54,7 +54,7 @@ describe('the calling thread', () => {
     assert.deepEqual(Array.from({ length: 40 }, (_, i) => result.get(i, 0)), Array.from({ length: 40 }, (_, i) => i));
   });
 
-  test('gives a pool\'s running threads at once the call of a function they took last time, costly items and all', async () => {
+  test('decides the call of a function that threads took last time from their cost, without timing it again', async () => {
     const pool = createPool({ cores: 2 });
     const costly = (x: number) => {
       const until = performance.now() + 2;
@@ -77,6 +77,12 @@ describe('the calling thread', () => {
     } finally {
       await pool.close();
     }
+    // The cost is the function's, whichever pool runs it: a pool with no thread yet starts them at
+    // once for work worth a thread start, and keeps less work (10 items, ~20 ms) on the calling thread.
+    const fresh = await parallelize(data, costly, { cores: 2 });
+    assert.ok(!threadsOf(fresh).has(0), `a fresh pool ran nothing on the calling thread: ${[...threadsOf(fresh)].join(', ')}`);
+    const few = await parallelize(data.subarray(0, 10), costly, { cores: 2 });
+    assert.deepEqual([...threadsOf(few)], [0]);
   });
 
   test('sees what a worker sees: no outer variables', async () => {
