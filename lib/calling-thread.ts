@@ -30,18 +30,24 @@ export const kWarmUpNs = 20_000;
 
 /** Items each compiled function has run on this thread, across calls: a warm function needs no wait. */
 const itemsRunHere = new WeakMap<object, number>();
-/** What an item of each compiled function cost on threads in its last call that they took, in ns, where that was kWarmUpNs or more. */
+/** What an item of each compiled function cost on threads, in ns, in the last call of it that they took, where that was kRememberNs or more. */
 const threadCosts = new WeakMap<object, number>();
+/**
+ * Items that cost less on threads are timed on the calling thread in every call (at most ~1–2 ms
+ * while threads wait), and a call of cheap items that threads took measures mostly the overhead of
+ * its chunks (tens of µs for a chunk of a row or two), which must not pass for a costly function.
+ */
+export const kRememberNs = 100_000;
 
 /**
  * Remembers what an item of the inline function `source` cost on threads in a call they took (the
- * last chunk's time per item), for its next call (see `runOnCallingThread`); forgets it where that
- * is unknown or under kWarmUpNs. Called for calls that the calling thread could have run, whose
+ * workers' time over their rows), for its next call (see `runOnCallingThread`); forgets it where
+ * that is unknown or under kRememberNs. Called for calls that the calling thread could have run, whose
  * function it has compiled already.
  */
 export function rememberThreadCost(source: string, itemNs: number | undefined): void {
   const fn = compileCached(source);
-  if (itemNs !== undefined && itemNs >= kWarmUpNs) threadCosts.set(fn, itemNs);
+  if (itemNs !== undefined && itemNs >= kRememberNs) threadCosts.set(fn, itemNs);
   else threadCosts.delete(fn);
 }
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
@@ -94,13 +100,15 @@ function threadsMs({ remaining, itemNs, sendNs, cores, coldStart }: Estimate): n
  */
 export async function runOnCallingThread(job: Job, input: Input, source: string, context: unknown, cores: number, coldStart: boolean): Promise<{ start: number; itemNs?: number; forgoneMs?: number }> {
   const fn = compileCached(source);
-  // A function whose last call went to threads, at kWarmUpNs or more an item there, is not timed
-  // again: the rule of finishHere decides from that cost. Timing it kept every thread idle, and for
-  // long, as the first items run slowly here, where one or two run per call, too few for V8 to keep
-  // fn optimized: in the bench's subjects case, 10–35 ms for an item that takes 0.9 ms on a thread,
-  // in every call. Should this call's items be cheap after all, running threads cost it little:
-  // ~0.5 ms, and ~50 ns an item shared among them.
-  const costBefore = threadCosts.get(fn);
+  // On running threads, a function that the threads took last time, at kRememberNs or more an item
+  // there, is not timed again: the rule of finishHere decides from that cost. Timing it kept every
+  // thread idle, and for long, as the first items run slowly here, where one or two run per call,
+  // too few for V8 to keep fn optimized: in the bench's subjects case, 10–35 ms for an item that
+  // takes 0.9 ms on a thread, in every call. Should this call's items be cheap after all, running
+  // threads cost it little: ~0.5 ms, and ~50 ns an item shared among them. Not where threads must
+  // be started first: a memory wrong by this much (a function whose cost depends on its context,
+  // or on its rows' width) would cost a cheap call a thread start, ~50–100 ms.
+  const costBefore = coldStart ? undefined : threadCosts.get(fn);
   if (costBefore !== undefined) {
     const estimate = { remaining: input.count, itemNs: costBefore, sendNs: timeSending(input, 0), cores: Math.min(cores, input.count), coldStart };
     if (!finishHere(estimate)) {

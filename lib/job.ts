@@ -61,6 +61,9 @@ export class Job {
   #rowsSettled = 0;
   /** What one item costs, in ns: the calling thread's measure, then the last chunk a worker ran. */
   #itemNs: number | undefined;
+  /** Ms that workers spent on this call's chunks, and the rows of those chunks. */
+  #threadMs = 0;
+  #threadRows = 0;
   #settled = false;
   #outputAnnounced = false;
   #resolve!: (result: Matrix | unknown[]) => void;
@@ -122,9 +125,13 @@ export class Job {
     return output;
   }
 
-  /** What one item was measured to cost, in ns: on the calling thread, then in the last chunk a worker ran. */
-  get itemNs(): number | undefined {
-    return this.#itemNs;
+  /**
+   * What an item cost on the threads over the whole call, in ns: the workers' time over the rows
+   * they ran (undefined before any). Not the last chunk's cost, which `queueableRows` follows: a
+   * tail chunk of a row or two, or one from a thread sharing its core, can be off several times.
+   */
+  get threadItemNs(): number | undefined {
+    return this.#threadRows === 0 ? undefined : (this.#threadMs * 1e6) / this.#threadRows;
   }
 
   /** Tells the call what one item was measured to cost on the calling thread, in ns (see `queueableRows`). */
@@ -215,7 +222,11 @@ export class Job {
     for (const item of message.failures) this.#errors.push({ index: item.index!, error: failureToError(item) });
     this.#rowsSettled += chunk.end - chunk.start;
     // The latest chunk, not an average: item costs may change along the data.
-    if (message.ms !== undefined) this.#itemNs = (message.ms * 1e6) / (chunk.end - chunk.start);
+    if (message.ms !== undefined) {
+      this.#itemNs = (message.ms * 1e6) / (chunk.end - chunk.start);
+      this.#threadMs += message.ms;
+      this.#threadRows += chunk.end - chunk.start;
+    }
     this.#finishIfDone();
   }
 

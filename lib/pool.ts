@@ -119,7 +119,7 @@ export class Pool {
         debug('job %d: all %d items on the calling thread', job.id, input.count);
       }
       const result = await job.promise;
-      if (here && start < input.count) rememberThreadCost(spec.source, job.itemNs);
+      if (here && start < input.count) rememberThreadCost(spec.source, job.threadItemNs);
       progress?.finish();
       return result;
     } finally {

@@ -38,6 +38,18 @@ describe('Job: what may wait in a busy worker\'s queue', () => {
     assert.equal(job.queueableRows, 200);
   });
 
+  test('the threads\' cost per item over a call is their time over their rows, not the last chunk\'s', () => {
+    const job = jobOver(new Float64Array(1000), 100);
+    assert.equal(job.threadItemNs, undefined, 'no chunk done yet');
+    job.itemNs = 5; // the calling thread's measure is not the threads'
+    assert.equal(job.threadItemNs, undefined);
+    for (const ms of [10, 10, 1]) {
+      const chunk = job.takeChunk();
+      job.chunkDone({ type: MessageType.CHUNK_DONE, jobId: job.id, chunkId: chunk.chunkId, cols: 1, values: new Float64Array(chunk.end - chunk.start), inPlace: false, failures: [], ms });
+    }
+    assert.equal(job.threadItemNs, (21 * 1e6) / 300);
+  });
+
   test('Array items may always wait: their next chunk is packed or cloned while the current one runs', () => {
     const job = jobOver(Array.from({ length: 1000 }, (_, i) => ({ i })), 100);
     assert.equal(job.queueableRows, Infinity);
