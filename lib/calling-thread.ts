@@ -50,6 +50,7 @@ export function rememberThreadCost(source: string, itemNs: number | undefined): 
   if (itemNs !== undefined && itemNs >= kRememberNs) threadCosts.set(fn, itemNs);
   else threadCosts.delete(fn);
 }
+
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */
