@@ -37,7 +37,7 @@ const threadCosts = new WeakMap<object, number>();
  * while threads wait), and a call of cheap items that threads took measures mostly the overhead of
  * its chunks (tens of µs for a chunk of a row or two), which must not pass for a costly function.
  */
-export const kRememberNs = 100_000;
+const kRememberNs = 100_000;
 
 /**
  * Remembers what an item of the inline function `source` cost on threads in a call they took (the
@@ -109,10 +109,12 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   // threads cost it little: ~0.5 ms, and ~50 ns an item shared among them. Not where threads must
   // be started first: a memory wrong by this much (a function whose cost depends on its context,
   // or on its rows' width) would cost a cheap call a thread start, ~50–100 ms.
+  // What sending an item costs, measured once per call.
+  let sendNs: number | undefined;
   const costBefore = coldStart ? undefined : threadCosts.get(fn);
   if (costBefore !== undefined) {
-    const estimate = { remaining: input.count, itemNs: costBefore, sendNs: timeSending(input, 0), cores: Math.min(cores, input.count), coldStart };
-    if (!finishHere(estimate)) {
+    sendNs = timeSending(input, 0);
+    if (!finishHere({ remaining: input.count, itemNs: costBefore, sendNs, cores: Math.min(cores, input.count), coldStart })) {
       debug('job %d: its function took %s ns an item on threads last time; threads take it all', job.id, costBefore.toFixed(0));
       return { start: 0, itemNs: costBefore };
     }
@@ -161,7 +163,6 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   let done = 0;
   let elapsed = 0;
   let previousNs = Infinity;
-  let sendNs: number | undefined;
   const recentNs: number[] = [];
   let cheapestNs = Infinity;
   // Batches double from a single item (the first may be slow), up to kStepMs of work each at the
