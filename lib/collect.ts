@@ -120,9 +120,9 @@ export function findCollector(
  * one parallelizeSync call after another never runs such a task. It also collects at once when
  * the task it asked for last time has had no chance to run. Dropped shared memory then stays
  * below about the heap's own size, and the time spent collecting, which grows with the heap
- * (~1 ms per MiB on our 2-core VM), stays in proportion to the memory given back. A young-generation collection is not
- * enough: a result that the caller held across a collection or two is promoted, and only a full
- * one frees it.
+ * (~1 ms per MiB on our 2-core VM), stays in proportion to the memory given back. A
+ * young-generation collection is not enough: a result that the caller held across a collection or
+ * two is promoted, and only a full one frees it.
  */
 export function collectorFor(from = 0, collector: () => Collect | undefined = garbageCollector, heapBytes = usedHeapBytes): (allocatedBytes: number, now?: boolean) => void {
   let collectedAt = from;

@@ -160,9 +160,9 @@ const kItemsPerCheck = 16;
 /**
  * fn's numbers loop (loopFor) over rows [index, end), with a look at the clock each time
  * `held.nextCheck` is reached; returns where it stopped, as the loop does, and sets `held.late`
- * when that was for the deadline. The rows between two looks double from one up to kNumbersPerCheck, so that when
- * items turn far costlier than the batch was sized for, it runs at most as many rows past the
- * deadline as it had run before, not up to kNumbersPerCheck. A loop of its own rather than
+ * when that was for the deadline. The rows between two looks double from one up to
+ * kNumbersPerCheck, so that when items turn far costlier than the batch was sized for, it runs at
+ * most as many rows past the deadline as it had run before, not up to kNumbersPerCheck. A loop of its own rather than
  * runChunk's: when runChunk's loop called the numbers loop once per kNumbersPerCheck rows, V8
  * optimized that loop with the numbers loop inlined into it, and cheap items ran at ~13 ns each
  * instead of ~2 (measured then; here they stay at ~1).
