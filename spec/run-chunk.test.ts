@@ -152,6 +152,24 @@ describe('runChunk', () => {
     assert.equal(module.status === 'failed' ? module.failure.message : '', 'fn threw at item 0: ReferenceError: mask is not defined');
   });
 
+  test('rows after the first are checked as strictly, and may nest where the first did not', async () => {
+    const rows = (second: unknown) => runChunk(job((x) => (x === 0 ? [1, 2] : second), [0, 1]));
+    const nested = await rows([[3], Float32Array.of(4)]);
+    assert.deepEqual(nested.status === 'done' && Array.from(nested.values), [1, 2, 3, 4]);
+    const cases: [unknown, string, RegExp][] = [
+      [[3, null], 'ERR_RESULT_TYPE', /array holding `null` \(null\) at position 1 for item 1/],
+      [[3, '4'], 'ERR_RESULT_TYPE', /array holding `'4'` \(string\) at position 1 for item 1/],
+      [[[3, 4], [5, 6]], 'ERR_RESULT_SHAPE', /item 1/],
+      [[3], 'ERR_RESULT_SHAPE', /item 1/],
+    ];
+    for (const [second, code, message] of cases) {
+      const outcome = await rows(second);
+      assert.ok(outcome.status === 'failed', `${JSON.stringify(second)} is refused`);
+      assert.equal(outcome.failure.code, code);
+      assert.match(outcome.failure.message, message);
+    }
+  });
+
   test('bad results become ERR_RESULT_TYPE or ERR_RESULT_SHAPE failures', async () => {
     const cases: [unknown, string, RegExp][] = [
       [true, 'ERR_RESULT_TYPE', /fn returned `true` \(boolean\) for item 0/],

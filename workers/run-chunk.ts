@@ -118,6 +118,9 @@ export async function runChunk(job: ChunkJob): Promise<ChunkOutcome> {
         list[index - start] = result;
         continue;
       }
+      // A row given as an Array of the width already known is checked as it is written, in one
+      // pass: measuring it first, then writing it, cost cheap object rows ~10% of their time.
+      if (Array.isArray(result) && result.length === cols && writeNumbers(result, values, (index - base) * cols)) continue;
       length = flatLength(result, index);
     } catch (error) {
       // fn's numbers loop does not update our `index` when fn throws; the status array (one chunk at a
@@ -238,6 +241,16 @@ function flatLength(result: unknown, index: number): number {
     }
   }
   return inner * result.length;
+}
+
+/** Writes `row` at `offset` while every element is a number; returns whether all were. */
+function writeNumbers(row: unknown[], values: Float64Array, offset: number): boolean {
+  for (let k = 0; k < row.length; k++) {
+    const value = row[k];
+    if (typeof value !== 'number') return false;
+    values[offset + k] = value;
+  }
+  return true;
 }
 
 /** Writes the values of an already measured `result` at `offset`; returns the offset after them. */
