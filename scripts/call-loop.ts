@@ -1,8 +1,8 @@
 /**
  * A loop of calls on one warm pool, each dropping its 8 MiB result at once, as a script would:
  * the median time per call and the peak RSS, with the collection of shared memory on (the default)
- * and off (PARALLELIZE_GC=0), in child processes that alternate. It backs the README's note on
- * dropped results giving their memory to the next ones. Reports; never asserts.
+ * and off (PARALLELIZE_GC=0), in child processes that alternate. It backs the note in
+ * docs/performance.md on dropped results giving their memory to the next ones. Reports; never asserts.
  *
  *   npx tsx scripts/plain-node.ts scripts/call-loop.ts            # 70 calls, 3 processes each way
  *   npx tsx scripts/plain-node.ts scripts/call-loop.ts --calls 200 --rounds 5

@@ -1,7 +1,7 @@
 /**
  * What a long-lived pool keeps in memory: one pool makes many calls whose results (8 MiB each) are
  * dropped at once, and we print RSS and array-buffer memory as it goes, side by side with the same
- * loop under PARALLELIZE_GC=0 (no collection for shared memory; see the README's performance notes).
+ * loop under PARALLELIZE_GC=0 (no collection for shared memory; see docs/performance.md).
  *
  *   npx tsx scripts/pool-memory.ts                 # 100 calls
  *   npx tsx scripts/pool-memory.ts --calls 300

@@ -1,7 +1,7 @@
 /**
  * A fresh pool making many calls that are each smaller than a thread start (600 items of ~30 µs:
  * ~18 ms of work), side by side with the same calls as a serial loop, which is what such a pool
- * did before it learned to start its threads by itself (see the README's performance notes), and
+ * did before it learned to start its threads by itself (see docs/performance.md), and
  * with `callingThread: false`, which starts threads at the first call. Runs alternate; medians.
  *
  *   npx tsx scripts/plain-node.ts scripts/pool-warmup.ts
