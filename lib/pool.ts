@@ -20,7 +20,7 @@ const debug = debuglog('parallelize');
 // While a worker runs one chunk it may hold the next, so that it need not wait for a round trip
 // to us (what it may hold: see #feed).
 const kChunksPerWorker = 2;
-/** @internal After a timeout or abort, how long a worker may go on with its current item before we terminate it. */
+/** @internal After a call failed, timed out or was aborted, how long a worker may go on with its current item before we terminate it. */
 export const kStopGraceMs = 100;
 /** @internal Runs a call with options already checked: `parallelize()` checks them itself. */
 export const kRun = Symbol('run');
@@ -95,9 +95,9 @@ export class Pool {
     const cores = Math.min(options.cores, input.count);
     const context = shareContext(options.context);
     const job = new Job({ input, fn: spec, context, cores, collect: options.collect, keepValues, lastCall });
-    const timer = timeout === undefined ? undefined : setTimeout(() => this.#stop(job, new ParallelizeError('ERR_TIMEOUT',
+    const timer = timeout === undefined ? undefined : setTimeout(() => job.fail(new ParallelizeError('ERR_TIMEOUT',
       `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
-    const onAbort = (): void => this.#stop(job, signal!.reason);
+    const onAbort = (): void => job.fail(signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const progress = options.onProgress && reportProgress(job, input.count, options.onProgress, this.#workers);
     this.#jobs.push(job);
@@ -131,6 +131,7 @@ export class Pool {
       // Ended by a throw of our own: stop its workers too, so that none reads its items any more.
       if (!job.settled) job.abandon();
       this.#forgetIfDone(job);
+      this.#stopStragglers(job);
     }
   }
 
@@ -196,6 +197,8 @@ export class Pool {
       // And a whole chunk waits only behind one that was expected to be short when sent, which
       // will soon be done; behind a longer one, only a short piece of it may (Job.queueableRows).
       const running = worker.held[0];
+      // Behind a chunk of a call that is over, a chunk would wait until that thread is stopped.
+      if (running !== undefined && this.#jobsById.get(running.jobId)?.settled === true) return;
       const behindShort = running === undefined || this.#jobsById.get(running.jobId)?.isShort(running) === true;
       const job = this.#jobs.find((candidate) => (candidate.workers.has(worker) ? candidate.queuedChunks > 0 : this.#canJoin(candidate))
         && (running === undefined || (candidate.queuedChunks > candidate.workers.size && (behindShort || candidate.queueableRows > 0))));
@@ -275,12 +278,15 @@ export class Pool {
     this.#dispatch();
   }
 
-  /** Fails a call at once, and terminates any thread still inside one of its items a moment later. */
-  #stop(job: Job, reason: unknown): void {
-    job.fail(reason);
+  /**
+   * Terminates, a moment after a call has settled, any thread still inside one of its chunks. A
+   * failed call's other threads stop at their next item, but one inside a long item (or an endless
+   * one, or still loading the call's module) would hold its thread, and the chunks of later calls
+   * queued behind it, for as long as that item runs: it is lost work, so we take the thread back.
+   */
+  #stopStragglers(job: Job): void {
+    if ([...this.#workers].every((worker) => worker.held[0]?.jobId !== job.id)) return;
     setTimeout(() => {
-      // A worker whose oldest chunk is still one of ours is inside it: running an item, or still
-      // loading the call's module (which may never finish). Either way it will not answer soon.
       for (const worker of this.#workers) if (worker.held[0]?.jobId === job.id) void worker.terminate();
     }, kStopGraceMs);
   }

@@ -106,6 +106,33 @@ describe('Pool scheduling', () => {
     }
   });
 
+  test('after a call fails, a thread still inside an endless item of it is taken back, and later calls never wait behind it', async () => {
+    // Item 0 fails once item 99, on the other thread, has entered an endless loop that counts in
+    // shared memory: that count must stop, and the next call must run on the threads left.
+    const pool = createPool({ cores: 2 });
+    try {
+      const spins = new Int32Array(new SharedArrayBuffer(8));
+      const data = Array.from({ length: 100 }, (_, v) => ({ v }));
+      const failed = pool.parallelize(data, (item, _index, { spins }) => {
+        if (item.v === 0) {
+          while (Atomics.load(spins, 0) === 0);
+          throw new Error('item 0 fails');
+        }
+        if (item.v === 99) for (;;) Atomics.add(spins, 0, 1);
+        return item.v;
+      }, { callingThread: false, chunkSize: 50, context: { spins } });
+      assert.equal((await rejection(within(5000, failed))).index, 0);
+      const next = await within(5000, pool.parallelize(Array.from({ length: 10 }, (_, v) => ({ v })), (item) => item.v * 2, { callingThread: false, chunkSize: 1 }));
+      assert.deepEqual(next.toArrays().flat(), Array.from({ length: 10 }, (_, v) => v * 2));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const count = Atomics.load(spins, 0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(Atomics.load(spins, 0), count, 'the endless item still runs');
+    } finally {
+      await pool.close();
+    }
+  });
+
   for (const kind of ['typed', 'objects'] as const) {
     test(`another call's chunk never waits behind a long one of a call over ${kind === 'typed' ? 'a typed array' : 'an Array of objects'}`, async () => {
       // Call A's item 0 sleeps 400 ms; its item 1 costs nothing, which makes A's items look cheap
