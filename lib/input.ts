@@ -1,6 +1,6 @@
 import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
-import { allocateShared, isTypedArray, packRagged, toShared } from './memory.js';
+import { allocateShared, checkAttached, isTypedArray, kindOf, packRagged, toShared } from './memory.js';
 import type { InputSpec, SharedTypedArray } from './protocol.js';
 import { packRecords, recordsFor } from './records.js';
 
@@ -46,28 +46,20 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
   };
 }
 
-/** A detached buffer reads as empty; we refuse it rather than return an empty result for data that was moved away. */
-function checkAttached(name: string, view: ArrayBufferView): void {
-  if (view.byteLength !== 0 || view.buffer instanceof SharedArrayBuffer || view.buffer.byteLength !== 0) return;
-  try {
-    structuredClone(view.buffer);
-  } catch {
-    throw invalidArg(name, 'a typed array whose buffer is still attached (it was transferred or detached)', view);
-  }
-}
-
 function checkDense(data: readonly unknown[]): void {
   for (let i = 0; i < data.length; i++) {
     if (!(i in data)) throw invalidArg('data', `a dense Array, but \`data[${i}]\` is a hole in a sparse Array`, data);
   }
 }
 
+/** Every item a typed array of the kind of the first (a `Buffer` is a `Uint8Array`), still attached. */
 function checkOneKind(data: readonly unknown[]): void {
-  const Type = (data[0] as SharedTypedArray).constructor;
-  for (let i = 1; i < data.length; i++) {
+  const Type = kindOf(data[0] as SharedTypedArray);
+  for (let i = 0; i < data.length; i++) {
     const item = data[i];
-    if (!isTypedArray(item) || item.constructor !== Type) {
+    if (!isTypedArray(item) || kindOf(item) !== Type) {
       throw invalidArg(`data[${i}]`, `a ${Type.name} like \`data[0]\` (an Array of typed arrays must hold one kind)`, item);
     }
+    checkAttached(`data[${i}]`, item);
   }
 }

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
 import { recycleBeforeAllocating } from './collect.js';
+import { invalidArg, ParallelizeError } from './errors.js';
 import type { SharedTypedArray } from './protocol.js';
 
 const debug = debuglog('parallelize');
@@ -91,13 +92,42 @@ export function isShared(view: ArrayBufferView): boolean {
   return view.buffer instanceof SharedArrayBuffer;
 }
 
+const kKinds: Readonly<Record<string, TypedArrayConstructor<SharedTypedArray>>> = {
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+} as Record<string, TypedArrayConstructor<SharedTypedArray>>;
+// Reads a typed array's own kind, which neither a subclass nor a changed prototype can hide.
+const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+
+/**
+ * The built-in kind of a typed array. A subclass (Node's `Buffer`) counts as its kind, as a
+ * structured clone would make it: copies in shared memory are of that kind on every thread, so a
+ * row reads the same on the calling thread and on a worker.
+ */
+export function kindOf<T extends SharedTypedArray>(view: T): TypedArrayConstructor<T> {
+  return kKinds[typedArrayName.call(view) as string] as unknown as TypedArrayConstructor<T>;
+}
+
+/**
+ * Refuses a view of a detached buffer, which reads as empty: an empty result for data that was
+ * moved away would be a silent wrong answer.
+ */
+export function checkAttached(name: string, view: ArrayBufferView): void {
+  if (view.byteLength !== 0 || view.buffer instanceof SharedArrayBuffer || view.buffer.byteLength !== 0) return;
+  try {
+    structuredClone(view.buffer);
+  } catch {
+    throw invalidArg(name, 'a typed array whose buffer is still attached (it was transferred or detached)', view);
+  }
+}
+
 /**
  * The same values on shared memory: a view already on a `SharedArrayBuffer` is used as it is,
  * anything else is copied exactly once.
  */
 export function toShared<T extends SharedTypedArray>(view: T): T {
   if (isShared(view)) return view;
-  const Type = view.constructor as TypedArrayConstructor<T>;
+  const Type = kindOf(view);
   const copy = allocateShared(Type, view.length);
   (copy as unknown as { set(source: ArrayLike<unknown>): void }).set(view);
   debug('copied %d bytes of %s input into shared memory', view.byteLength, Type.name);
@@ -116,7 +146,7 @@ export function packRagged(arrays: readonly SharedTypedArray[]): { values: Share
     total += arrays[i]!.length;
   }
   offsets[arrays.length] = total;
-  const Type = arrays[0]!.constructor as TypedArrayConstructor<SharedTypedArray>;
+  const Type = kindOf(arrays[0]!);
   const values = allocateShared(Type, total);
   for (let i = 0; i < arrays.length; i++) {
     (values as unknown as { set(source: ArrayLike<unknown>, offset: number): void }).set(arrays[i]!, offsets[i]!);
@@ -130,32 +160,47 @@ export function packRagged(arrays: readonly SharedTypedArray[]): { values: Share
  * each worker shares the values instead of cloning them. Walks plain objects, arrays and Maps;
  * anything else is left to structured clone. The same typed array seen twice is moved once.
  */
-export function shareContext(context: unknown, seen = new Map<unknown, unknown>()): unknown {
-  if (typeof context !== 'object' || context === null) return context;
-  if (seen.has(context)) return seen.get(context);
-  if (isTypedArray(context)) {
-    const shared = toShared(context);
-    seen.set(context, shared);
+export function shareContext(context: unknown): unknown {
+  return shareValue(context, new Map(), 'options.context');
+}
+
+function shareValue(value: unknown, seen: Map<unknown, unknown>, path: string): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  if (isTypedArray(value)) {
+    checkAttached(path, value);
+    const shared = toShared(value);
+    seen.set(value, shared);
     return shared;
   }
-  if (Array.isArray(context)) {
+  if (Array.isArray(value)) {
     const copy: unknown[] = [];
-    seen.set(context, copy);
-    for (const item of context) copy.push(shareContext(item, seen));
+    seen.set(value, copy);
+    for (let i = 0; i < value.length; i++) copy.push(shareValue(read(value, i, `${path}[${i}]`), seen, `${path}[${i}]`));
     return copy;
   }
-  if (context instanceof Map) {
+  if (value instanceof Map) {
     const copy = new Map<unknown, unknown>();
-    seen.set(context, copy);
-    for (const [key, value] of context) copy.set(key, shareContext(value, seen));
+    seen.set(value, copy);
+    for (const [key, entry] of value) copy.set(key, shareValue(entry, seen, `${path}.get(${String(key)})`));
     return copy;
   }
-  const proto: unknown = Object.getPrototypeOf(context);
-  if (proto !== Object.prototype && proto !== null) return context;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
   const copy: Record<string, unknown> = {};
-  seen.set(context, copy);
-  for (const [key, value] of Object.entries(context)) {
-    Object.defineProperty(copy, key, { value: shareContext(value, seen), enumerable: true, writable: true, configurable: true });
+  seen.set(value, copy);
+  for (const key of Object.keys(value)) {
+    const entry = shareValue(read(value, key, `${path}.${key}`), seen, `${path}.${key}`);
+    Object.defineProperty(copy, key, { value: entry, enumerable: true, writable: true, configurable: true });
   }
   return copy;
+}
+
+/** A property of the context, read as a structured clone would read it; a getter that throws is named. */
+function read(object: object, key: string | number, path: string): unknown {
+  try {
+    return (object as Record<string | number, unknown>)[key];
+  } catch (error) {
+    throw new ParallelizeError('ERR_DATA_CLONE', `options.context cannot be sent to a worker thread: reading \`${path}\` threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
+  }
 }

@@ -108,6 +108,14 @@ describe('data that cannot reach a worker', () => {
     assert.match(error.message, /^data\[77\] cannot be sent to a worker thread: /);
   });
 
+  test('a context whose getter throws rejects with ERR_DATA_CLONE naming the property', async () => {
+    const context = { volumes: [{ get mask(): never { throw new RangeError('not loaded'); } }] };
+    const error = await rejection(parallelize([1, 2], (x: number) => x, { context }));
+    assert.equal(error.code, 'ERR_DATA_CLONE');
+    assert.equal(error.message, 'options.context cannot be sent to a worker thread: reading `options.context.volumes[0].mask` threw RangeError: not loaded');
+    assert.equal(error.cause.message, 'not loaded');
+  });
+
   test('a context that cannot be cloned rejects with ERR_DATA_CLONE', async () => {
     const error = await rejection(parallelize([1, 2], (x: number) => x, { context: { f: () => 1 } }));
     assert.equal(error.code, 'ERR_DATA_CLONE');

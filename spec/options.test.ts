@@ -55,6 +55,14 @@ describe('bad arguments', () => {
     assert.equal((await parallelize(new Float64Array(0), double)).rows, 0, 'an empty typed array is fine');
   });
 
+  test('a detached typed array inside an Array of them, or inside the context, is rejected by its place', async () => {
+    const detached = new Float64Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await assertRejects(() => parallelize([new Float64Array(2), detached], (row) => row.length), TypeError, /^Expected `data\[1\]` to be a typed array whose buffer is still attached/);
+    await assertRejects(() => parallelize(data, double, { context: { volumes: [new Float64Array(2), detached] } }), TypeError, /^Expected `options\.context\.volumes\[1\]` to be a typed array whose buffer is still attached/);
+    assert.equal((await parallelize([new Float64Array(2), new Float64Array(3)], (row) => row.length, { context: { volumes: [new Float64Array(2)] } })).get(1, 0), 3);
+  });
+
   test('sparse arrays are rejected, naming the hole', async () => {
     const sparse = [1, , 3] as number[]; // eslint-disable-line no-sparse-arrays
     await assertRejects(() => parallelize(sparse, double), TypeError, /`data\[1\]` is a hole in a sparse Array/);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Matrix, parallelize } from '@parallelize/core';
-import { assertSameMatrix, random, randomFloats, serialMap, within } from './helpers.ts';
+import { assertSameMatrix, random, randomFloats, rejection, serialMap, within } from './helpers.ts';
 
 // Every mapper is self-contained (it runs in another thread) and accepts every kind of item.
 const shapes = {
@@ -99,9 +99,39 @@ describe('functions', () => {
     assert.deepEqual((await parallelize([1, 2], function add1(x: number) { return x + 1; })).toArrays(), [[2], [3]]);
   });
 
+  test('a function that compiles only in sloppy mode is refused, saying why', async () => {
+    // Inline functions run in strict mode; the error is the strict-mode one, not that of the retry as method shorthand.
+    const octal = new Function('x', 'return 010 + x') as (x: number) => number;
+    const error = await rejection(parallelize([1, 2], octal));
+    assert.equal(error.code, 'ERR_INVALID_ARG');
+    assert.match(error.message, /Octal literals are not allowed in strict mode/);
+  });
+
   test('fn gets the index as its second argument', async () => {
     const result = await parallelize(['a', 'b', 'c', 'd'], (_item: string, index: number) => index, { cores: 2, chunkSize: 1, callingThread: false });
     assert.deepEqual(Array.from(result.data), [0, 1, 2, 3]);
+  });
+});
+
+describe('Buffers', () => {
+  test('rows of Buffers reach fn as Uint8Arrays on every thread, as a structured clone makes them, with no warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const rows = [Buffer.from([1, 2, 3, 4]), Buffer.from([5, 6]), Uint8Array.of(7)];
+      const fn = (row: Uint8Array, i: number, bytes: Buffer) => [Buffer.isBuffer(row) ? 1 : 0, row[0]! + (bytes[i] ?? 0), row.length];
+      const context = Buffer.from([10, 20, 30]);
+      for (const callingThread of [true, false]) {
+        const result = await parallelize(rows, fn, { context, callingThread });
+        assert.deepEqual(result.toArrays(), [[0, 11, 4], [0, 25, 2], [0, 37, 1]], `callingThread: ${callingThread}`);
+      }
+      assert.deepEqual(Array.from((await parallelize(Buffer.from([1, 2]), (x: number) => x * 3)).data), [3, 6]);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 
