@@ -51,6 +51,29 @@ export function rememberThreadCost(source: string, itemNs: number | undefined): 
   else threadCosts.delete(fn);
 }
 
+/** The global names of this thread when the library loaded, which a worker's global scope has too. */
+const startGlobals = new Set(Object.getOwnPropertyNames(globalThis));
+/** For each inline function's source, the names in it that were not globals then (most are its own variables). */
+const laterNames = new Map<string, readonly string[]>();
+const kIdentifier = /(?<![.\w$])[A-Za-z_$][\w$]*/g;
+
+/**
+ * The first name in `source` that is a global of this thread set after the library loaded
+ * (`globalThis.K = 2`), if any. A worker has no such global: `fn` reading it would work here and
+ * fail on threads, so whether a call works would depend on its size. Such a call goes to threads,
+ * where it fails the same way whatever its size, saying what to do. Names in strings or comments
+ * count too: at worst, a call that could have run here runs on threads.
+ */
+export function callerGlobalIn(source: string): string | undefined {
+  let names = laterNames.get(source);
+  if (names === undefined) {
+    names = [...new Set(source.match(kIdentifier))].filter((name) => !startGlobals.has(name) && name !== '__name'); // compileInline supplies __name
+    if (laterNames.size >= 64) laterNames.delete(laterNames.keys().next().value!);
+    laterNames.set(source, names);
+  }
+  return names.find((name) => Object.hasOwn(globalThis, name));
+}
+
 /** What starting threads costs a call, in ms: spawn, first compile, and stopping them (measured ~40–100 ms here). */
 export const kThreadStartMs = 50;
 /** What a call on threads that are already running costs, in ms: messages both ways, merging. */

@@ -30,7 +30,11 @@ export function compileInline(source: string): (...args: unknown[]) => unknown {
     compiled = new Function('__name', `"use strict"; return (${source}\n);`)(nameHelper);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    compiled = new Function('__name', `"use strict"; const o = { ${source}\n}; return o[Object.keys(o)[0]];`)(nameHelper);
+    try {
+      compiled = new Function('__name', `"use strict"; const o = { ${source}\n}; return o[Object.keys(o)[0]];`)(nameHelper);
+    } catch {
+      throw error; // not method shorthand either: the first error is the one that explains (strict mode, say)
+    }
   }
   if (typeof compiled !== 'function') throw new TypeError('the source does not evaluate to a function');
   return compiled as (...args: unknown[]) => unknown;

@@ -2,7 +2,7 @@ import { debuglog } from 'node:util';
 import { collectBeforeCall } from './collect.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
-import { rememberThreadCost, runOnCallingThread } from './calling-thread.js';
+import { callerGlobalIn, rememberThreadCost, runOnCallingThread } from './calling-thread.js';
 import { Job, withErrors } from './job.js';
 import type { CollectedArray, CollectedMatrix, Data, ItemOf, Mapper, ValueMapper } from './types.js';
 import { Matrix } from './matrix.js';
@@ -105,7 +105,10 @@ export class Pool {
     try {
       // Not when the caller asked to be able to stop fn or bound its memory: on the calling
       // thread an endless loop could not be terminated, nor an allocation be limited.
-      const here = spec.kind === 'inline' && options.callingThread && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
+      // Nor when fn reads a global that worker threads lack (see callerGlobalIn).
+      const callerGlobal = spec.kind === 'inline' && options.callingThread ? callerGlobalIn(spec.source) : undefined;
+      if (callerGlobal !== undefined) debug('job %d: fn names `%s`, a global of this thread that worker threads lack; threads take it all', job.id, callerGlobal);
+      const here = spec.kind === 'inline' && options.callingThread && callerGlobal === undefined && timeout === undefined && signal === undefined && this.#resourceLimits === undefined;
       const { start, itemNs, forgoneMs } = here ? await runOnCallingThread(job, input, spec.source, context, cores, !this.#warm) : { start: 0, itemNs: undefined, forgoneMs: 0 };
       if (forgoneMs && this.#warmUp.forgo(forgoneMs, !this.#closing && this.#workers.size === 0)) this.#startThreads();
       if (start < input.count && !job.settled) {

@@ -10,6 +10,8 @@ import { rejection, runModule, steadyThreadCount, threadCount, threadsBackTo } f
 // (0 is the calling thread) from the `worker_threads` module.
 type WithBuiltins = { getBuiltinModule(id: 'node:worker_threads'): { threadId: number } };
 
+declare const scaleForSpec: number;
+
 describe('finishHere', () => {
   const base = { sendNs: 0, cores: 2, coldStart: false };
   test('keeps cheap work when threads must first be started', () => {
@@ -40,6 +42,23 @@ describe('the calling thread', () => {
     assert.equal(during, before, 'no thread was started');
     assert.deepEqual(new Set(Array.from({ length: 1000 }, (_, i) => result.get(i, 1))), new Set([0]));
     assert.equal(result.get(999, 0), 1998);
+  });
+
+  test('leaves to threads a function that reads a global the caller set, so that its call fails whatever its size', async () => {
+    // Run here, fn would see the caller's global and work for small calls only: threads lack it.
+    const scope = globalThis as { scaleForSpec?: number };
+    scope.scaleForSpec = 2;
+    try {
+      const global = (x: number) => x * (globalThis as { scaleForSpec?: number }).scaleForSpec! + scaleForSpec;
+      for (const size of [4, 40_000]) {
+        const error = await rejection(parallelize(Array.from({ length: size }, (_, i) => i), global));
+        assert.equal(error.code, 'ERR_TASK_FAILED', `${size} items`);
+        assert.match(error.message, /scaleForSpec is not defined\. Inline functions run in a worker thread/);
+      }
+      assert.deepEqual(Array.from((await parallelize([1, 2], (x: number) => x * 2)).data), [2, 4], 'other functions still run');
+    } finally {
+      delete scope.scaleForSpec;
+    }
   });
 
   test('gives an expensive call to threads after timing its first items', async () => {

@@ -148,7 +148,7 @@ describe('runChunk', () => {
     const fn = () => { throw new ReferenceError('mask is not defined'); };
     const inline = await runChunk(job(fn, [1], { inline: true }));
     const module = await runChunk(job(fn, [1], { inline: false }));
-    assert.match(inline.status === 'failed' ? inline.failure.message : '', /pass `mask` through `options\.context`/);
+    assert.match(inline.status === 'failed' ? inline.failure.message : '', /pass `mask` through `options\.context`.*; if fn assigns to `mask`, declare it with `let` \(inline functions run in strict mode\)$/);
     assert.equal(module.status === 'failed' ? module.failure.message : '', 'fn threw at item 0: ReferenceError: mask is not defined');
   });
 

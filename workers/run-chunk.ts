@@ -196,7 +196,8 @@ function taskFailure(error: unknown, index: number, inline: boolean): Serialized
   const missing = inline && cause.name === 'ReferenceError' ? /^(\S+) is not defined$/.exec(cause.message)?.[1] : undefined;
   if (missing !== undefined) {
     message += `. Inline functions run in a worker thread and cannot see variables of the scope they were written in;` +
-      ` pass \`${missing}\` through \`options.context\` (fn's third argument), or export fn from a module and pass task(url, name)`;
+      ` pass \`${missing}\` through \`options.context\` (fn's third argument), or export fn from a module and pass task(url, name);` +
+      ` if fn assigns to \`${missing}\`, declare it with \`let\` (inline functions run in strict mode)`;
   }
   return { code: 'ERR_TASK_FAILED', message, index, cause };
 }
