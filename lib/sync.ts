@@ -4,6 +4,7 @@ import { deserializeError, failureToError, invalidArg, ParallelizeError, type Pa
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
+import { now } from './clock.js';
 import { collectBeforeCall } from './collect.js';
 import { allocatedSharedBytes, allocateShared, countSharedBytes, isTypedArray, toShared } from './memory.js';
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
@@ -49,6 +50,9 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
     output: output.port2,
   };
   let coordinator: Worker;
+  // Cloning the data into workerData takes this long here, and the coordinator takes about as long
+  // again to read it before its heartbeat can start: silence that long is no sign of death.
+  const started = now();
   try {
     // Its stdout and stderr are not piped to ours: its output comes on the output port.
     coordinator = new Worker(entryScript(kCoordinatorUrl), {
@@ -75,8 +79,9 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
       }
     }
   };
+  const silenceMs = kSilenceMs + 4 * (now() - started);
   try {
-    waitForCoordinator(state, kSilenceMs, writeOutput);
+    waitForCoordinator(state, silenceMs, writeOutput);
     writeOutput(); // what came between its last look and the settle
     if (writeFailure) throw writeFailure.error;
     const outcome = receiveMessageOnPort(port1)?.message as CoordinatorOutcome | undefined;
@@ -91,6 +96,8 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
     writeOutput();
     port1.close();
     output.port1.close();
+    // Given up for dead, it may be alive after all (stalled): it must not run fn after we threw.
+    if (Atomics.load(state, kSyncStateField) === kSyncRunning) void coordinator.terminate();
   }
 }
 
@@ -132,7 +139,7 @@ export function waitForCoordinator(state: Int32Array, silenceMs = kSilenceMs, on
       const why = heartbeat === first
         ? 'it could not start (a --require or --import that fails in worker threads, or too little memory?)'
         : 'it died or its event loop is blocked';
-      throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${silenceMs / 1000} s; ${why}`);
+      throw new ParallelizeError('ERR_WORKER_EXIT', `The coordinator thread of parallelizeSync gave no sign of life for ${Math.round(silenceMs / 100) / 10} s; ${why}`);
     }
     Atomics.wait(state, kSyncWakeField, seen, kHeartbeatMs * 5);
   }

@@ -197,6 +197,22 @@ describe('waiting for the coordinator thread', () => {
     assert.match(child.stdout, /still alive/);
   });
 
+  test('a coordinator given up for dead is stopped: it never runs fn after the call threw', () => {
+    // It stalls past the 5 s of silence, then would go on and run every item, unwatched.
+    const child = runModule(`
+      import { parallelizeSync } from '@parallelize/core';
+      const runs = new Int32Array(new SharedArrayBuffer(4));
+      try {
+        parallelizeSync([1, 2, 3], (x, _i, { runs }) => Atomics.add(runs, 0, 1), { context: { runs } });
+      } catch (error) {
+        console.log(error.code);
+      }
+      setTimeout(() => console.log('items run after the throw:', Atomics.load(runs, 0)), 3000);
+    `, { flags: ['--require', './spec/fixtures/stall-coordinator.cjs'], timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr.slice(-500));
+    assert.match(child.stdout, /^ERR_WORKER_EXIT\nitems run after the throw: 0$/m);
+  });
+
   test('waits as long as the heartbeat goes on, and returns when the call settles', async () => {
     const state = sharedState();
     // A stand-in coordinator: says it is up after its first beat, beats for two silences' time, then settles.
