@@ -2,8 +2,10 @@
  * The `parallelize` command: maps a module's function over the rows of a .npy file.
  * Exit codes: 0 done, 1 the task failed (the message names the row), 2 bad usage or unreadable input.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { now } from './clock.js';
@@ -25,7 +27,8 @@ Options:
   --quiet              no progress output
   -h, --help           show this help
 
-Exit codes: 0 done, 1 the function failed (the message names the row), 2 bad usage.`;
+Exit codes: 0 done, 1 the function failed (the message names the row) or the result could not
+be written, 2 bad usage.`;
 
 class UsageError extends Error {}
 
@@ -45,7 +48,11 @@ export async function main(argv: readonly string[], stdout: NodeJS.WritableStrea
   }
   let data: Matrix;
   let context: Matrix | undefined;
+  let module: string | URL;
   try {
+    // Before any work: hours of it must not end in an output path that cannot be written.
+    checkWritable(options.output);
+    module = locate(options.module);
     data = readNpy(options.input);
     context = options.context === undefined ? undefined : readNpy(options.context);
   } catch (error) {
@@ -54,15 +61,21 @@ export async function main(argv: readonly string[], stdout: NodeJS.WritableStrea
   }
   const progress = options.quiet ? undefined : progressReporter(stderr, data.rows);
   try {
-    // On the command line `stats.js` means the file here, not a package of that name.
-    const module = existsSync(options.module) ? pathToFileURL(resolve(options.module)) : options.module;
     const result = await parallelize(data, task(module, options.exportName), {
       ...(options.cores !== undefined && { cores: options.cores }),
       ...(options.chunkSize !== undefined && { chunkSize: options.chunkSize }),
       ...(context !== undefined && { context: { rows: context.rows, cols: context.cols, data: context.data } }),
       ...(progress && { onProgress: progress }),
     });
-    writeNpy(options.output, result);
+    try {
+      writeNpy(options.output, result);
+    } catch (error) {
+      // Checked writable before we began, and not now (a full disk): keep the result anyway.
+      const fallback = join(tmpdir(), `parallelize-${process.pid}-${Date.now()}.npy`);
+      writeNpy(fallback, result);
+      stderr.write(`parallelize: could not write ${options.output} (${(error as Error).message}); the result is in ${fallback}\n`);
+      return 1;
+    }
     if (progress) stderr.write(`wrote ${options.output}: ${result.rows} × ${result.cols}\n`);
     return 0;
   } catch (error) {
@@ -99,6 +112,44 @@ function parse(argv: readonly string[]) {
   };
 }
 
+/** Throws a usage error unless `path` can be written: a file, or a new one in a writable directory. */
+function checkWritable(path: string): void {
+  const target = resolve(path);
+  if (existsSync(target)) {
+    if (statSync(target).isDirectory()) throw new UsageError(`--out ${path} is a directory; name the .npy file to write`);
+    if (!canWrite(target)) throw new UsageError(`--out ${path} cannot be written (permission denied)`);
+    return;
+  }
+  const directory = dirname(target);
+  if (!existsSync(directory)) throw new UsageError(`--out ${path}: the directory ${directory} does not exist`);
+  if (!canWrite(directory)) throw new UsageError(`--out ${path}: the directory ${directory} cannot be written (permission denied)`);
+}
+
+function canWrite(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The module to load: a file here when one exists (`stats.js` means the file, not a package of
+ * that name), an error when the argument names a file that does not; else a package, found from
+ * the working directory as `node` would find it (the library may be installed elsewhere), or
+ * from the library's own place when that fails (a package that only `import` can resolve).
+ */
+function locate(module: string): string | URL {
+  if (existsSync(module)) return pathToFileURL(resolve(module));
+  if (/^\.{0,2}[\\/]|\.[cm]?[jt]s$/.test(module)) throw new UsageError(`cannot find the module ${module}: no such file`);
+  try {
+    return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(module));
+  } catch {
+    return module;
+  }
+}
+
 function count(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a positive integer, got '${value}'`);
@@ -118,7 +169,8 @@ function progressReporter(stderr: NodeJS.WriteStream, total: number): (progress:
     if (stderr.isTTY) {
       const width = 30;
       const filled = Math.round((width * percent) / 100);
-      stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}${done === total ? '\n' : ''}`);
+      // Cleared to the end: a shorter line must not leave the end of the last one behind.
+      stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K${done === total ? '\n' : ''}`);
     } else if (done === total || seconds - lastLine >= 2) {
       lastLine = seconds;
       stderr.write(`${text}\n`);

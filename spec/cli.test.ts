@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,7 @@ describe('parallelize run', () => {
     // script(1) runs the command on a pseudo-terminal, so stderr.isTTY is true.
     const run = spawnSync('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} run spec/fixtures/row-stats.js --export rowStats --in ${path} --out ${out}`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(run.status, 0, run.stdout);
-    assert.match(run.stdout, /\r\[#{30}\] 400\/400 rows \(100%\), [\d.]+ rows\/s, ETA 0 s/);
+    assert.match(run.stdout, /\r\[#{30}\] 400\/400 rows \(100%\), [\d.]+ rows\/s, ETA 0 s\x1b\[K/, 'each line clears what a longer one left');
     assert.equal(readNpy(out).rows, 400);
   });
 
@@ -68,6 +68,30 @@ describe('parallelize run', () => {
     assert.match(run.stderr, /^parallelize: fn threw at item 13: RangeError: row 13 is marked bad\n/);
   });
 
+  test('a package name is found from the working directory, as node finds it', () => {
+    const project = join(dir, 'project');
+    mkdirSync(join(project, 'node_modules', 'row-sums'), { recursive: true });
+    writeFileSync(join(project, 'node_modules', 'row-sums', 'package.json'), JSON.stringify({ name: 'row-sums', main: 'index.js' }));
+    writeFileSync(join(project, 'node_modules', 'row-sums', 'index.js'), 'exports.sum = (row) => row.reduce((a, b) => a + b, 0);\n');
+    const { path, data } = input(6, 3, 'pkg.npy');
+    const run = spawnSync(process.execPath, [bin, 'run', 'row-sums', '--export', 'sum', '--in', path, '--out', 'sums.npy', '--quiet'], { cwd: project, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(Array.from(readNpy(join(project, 'sums.npy')).data), Array.from({ length: 6 }, (_, i) => data.row(i).reduce((a, b) => a + b, 0)));
+  });
+
+  test('an output that cannot be written at the end keeps the result in a temporary file, and exits 1', () => {
+    const { path, data } = input(4, 2, 'keep.npy');
+    const gone = join(dir, 'gone');
+    mkdirSync(gone);
+    const run = spawnSync(process.execPath, [bin, 'run', fileURLToPath(new URL('./fixtures/removes-dir.js', import.meta.url)), '--in', path, '--out', join(gone, 'o.npy'), '--quiet'],
+      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PARALLELIZE_SPEC_REMOVE: gone } });
+    assert.equal(run.status, 1, run.stderr);
+    const kept = /could not write .*o\.npy \(.*ENOENT.*\); the result is in (\S+\.npy)\n$/.exec(run.stderr)?.[1];
+    assert.ok(kept !== undefined && existsSync(kept), run.stderr);
+    assert.deepEqual(Array.from(readNpy(kept).data), Array.from({ length: 4 }, (_, i) => data.get(i, 0)));
+    rmSync(kept);
+  });
+
   test('bad usage exits 2 and says what is wrong', () => {
     const { path } = input(2, 2, 'usage.npy');
     const cases: [string[], RegExp][] = [
@@ -85,6 +109,18 @@ describe('parallelize run', () => {
       const run = cli(...args);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, message, args.join(' '));
+    }
+    // An output that cannot be written, or a module file that is not there, is found before any work.
+    const early: [string[], RegExp][] = [
+      [['run', fixture, '--export', 'rowStats', '--in', path, '--out', join(dir, 'missing', 'o.npy')], /--out .*o\.npy: the directory .*missing does not exist/],
+      [['run', fixture, '--export', 'rowStats', '--in', path, '--out', dir], /--out .* is a directory; name the \.npy file to write/],
+      [['run', 'spec/fixtures/no-such-module.js', '--in', path, '--out', 'x.npy'], /cannot find the module spec\/fixtures\/no-such-module\.js: no such file/],
+    ];
+    for (const [args, message] of early) {
+      const run = cli(...args);
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(' '));
+      assert.doesNotMatch(run.stderr, /rows/, 'no row ran');
     }
     writeFileSync(join(dir, 'junk.npy'), 'not numpy');
     const junk = cli('run', fixture, '--in', join(dir, 'junk.npy'), '--out', 'x.npy');
