@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -58,6 +58,41 @@ describe('.npy', () => {
     assert.throws(() => readNpy(withHeader((h) => h.replace("'<f8'", "'|O' "))), { message: /dtype '\|O' is not supported \(only numeric and bool dtypes are; object arrays cannot be read\)/ });
     assert.throws(() => readNpy(join(dir, 'missing.npy')), { code: 'ENOENT' });
     assert.throws(() => toNpy({} as never), { name: 'TypeError', message: 'Expected `matrix` to be a Matrix, got `{}` (Object)' });
+    // Versions 2 and 3 have a 4-byte header length: 10 or 11 bytes of one are truncated too.
+    const version2 = Uint8Array.from([...good.subarray(0, 6), 2, 0, 0, 0, 0]);
+    assert.throws(() => readNpy(version2), { code: 'ERR_INVALID_ARG', message: 'Cannot read the .npy bytes as .npy: the header is truncated' });
+    for (const shape of ['(,)', '(1,,2)', '(2.0,)', '(0x2,)', '(2e0,)', '(2)', '(-1, 2)']) {
+      assert.throws(() => readNpy(withHeader((h) => h.replace('(2, 2)', shape.padEnd(6)))), { message: `Cannot read the .npy bytes as .npy: the shape ${shape} is not a tuple of sizes` }, shape);
+    }
+    assert.throws(() => readNpy(withHeader((h) => h.replace("'<f8'", "[('a', '<f8')]".padEnd(6)).replace(/ {11}\n$/, '\n'))), { message: /structured dtypes \(records with named fields\) are not supported/ });
+  });
+
+  test('reads what numpy accepts: double quotes, trailing commas, Python 2 longs, float16', () => {
+    const good = toNpy(sample(2, 2));
+    const headerLength = good[8]! + 256 * good[9]!;
+    const withHeader = (header: string, data = good.subarray(10 + headerLength)) =>
+      Buffer.concat([good.subarray(0, 8), Buffer.from([header.length & 255, header.length >> 8]), Buffer.from(header, 'latin1'), data]);
+    assertSameMatrix(readNpy(withHeader('{"descr": "<f8", "fortran_order": False, "shape": (2, 2,), }\n')), sample(2, 2));
+    assertSameMatrix(readNpy(withHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 2L), }\n")), sample(2, 2));
+    // float16: 1, -2, 0.5, -0, a subnormal, infinity, NaN, 65504 (the largest).
+    const halves = new Uint8Array(Uint16Array.of(0x3c00, 0xc000, 0x3800, 0x8000, 0x0001, 0x7c00, 0x7e00, 0x7bff).buffer);
+    const m = readNpy(withHeader("{'descr': '<f2', 'fortran_order': False, 'shape': (8,), }\n", halves));
+    assert.deepEqual(Array.from(m.data), [1, -2, 0.5, -0, 2 ** -24, Infinity, NaN, 65504]);
+  });
+
+  test('reads and writes files larger than one read, converting piece by piece', () => {
+    // 34 MiB of float64, then 17 MiB of float32: more than the 16 MiB read at a time.
+    const big = Matrix.alloc(17 * 262_144, 1);
+    big.data.set(randomFloats(big.data.length, 5));
+    const path = join(dir, 'big.npy');
+    writeNpy(path, big);
+    assertSameMatrix(readNpy(path), big);
+    const narrow = toNpy(big);
+    const headerLength = narrow[8]! + 256 * narrow[9]!;
+    const header = Buffer.from(narrow.subarray(10, 10 + headerLength)).toString('latin1').replace("'<f8'", "'<f4'");
+    const floats = Float32Array.from(big.data);
+    writeFileSync(path, Buffer.concat([narrow.subarray(0, 10), Buffer.from(header, 'latin1'), Buffer.from(floats.buffer)]));
+    assert.deepEqual(readNpy(path).data, Float64Array.from(floats));
   });
 
   test('numpy loads what we write', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
@@ -78,6 +113,8 @@ describe('.npy', () => {
       ['np.arange(24, dtype="<i8").reshape(2, 3, 4)', 'i8, 3-D', 2, 12],
       ['np.array([[True, False], [False, True]])', 'bool', 2, 2],
       ['np.arange(6, dtype=">f8").reshape(2, 3)', 'f8 big-endian', 2, 3],
+      ['(np.arange(6, dtype="<f2") - 2.5).reshape(3, 2)', 'f2', 3, 2],
+      ['np.arange(6, dtype=">f2").reshape(2, 3) / 8', 'f2 big-endian', 2, 3],
     ];
     for (const [expression, label, rows, cols] of cases) {
       const path = join(dir, `${label.replace(/\W+/g, '-')}.npy`);
