@@ -49,7 +49,14 @@ export class Matrix {
   static alloc(rows: number, cols: number): Matrix {
     checkCount('rows', rows);
     checkCount('cols', cols);
-    return new Matrix(allocateShared(Float64Array, rows * cols), rows, cols);
+    let data: Float64Array;
+    try {
+      data = allocateShared(Float64Array, rows * cols);
+    } catch (error) {
+      // Past what V8 allows in one buffer, or more memory than the system will give.
+      throw Object.assign(outOfRange(`Cannot allocate a ${rows} × ${cols} matrix (${rows * cols * 8} bytes of shared memory): ${(error as Error).message}`), { cause: error });
+    }
+    return new Matrix(data, rows, cols);
   }
 
   /** Row `i` as a `Float64Array` view onto `data` (writes go through). */

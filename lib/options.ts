@@ -108,6 +108,7 @@ export interface ResolvedOptions {
 const kPoolKeys = ['cores', 'resourceLimits'] as const;
 const kCallKeys = ['cores', 'chunkSize', 'context', 'onError', 'timeout', 'signal', 'callingThread', 'onProgress'] as const;
 const kLimitKeys = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+const kMinStackMb = 0.5;
 // setTimeout's own limit: anything longer fires at once.
 const kMaxTimeout = 2 ** 31 - 1;
 
@@ -161,6 +162,11 @@ function checkLimits(limits: unknown): ResourceLimits {
     if (value !== undefined && (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))) {
       throw invalidArg(`resourceLimits.${key}`, 'a positive number of MiB', value);
     }
+  }
+  // Below this, a worker thread runs out of stack while Node starts it, or crashes the process.
+  const stack = checked.stackSizeMb as number | undefined;
+  if (stack !== undefined && stack < kMinStackMb) {
+    throw outOfRange(`Expected \`resourceLimits.stackSizeMb\` to be at least ${kMinStackMb} MiB (smaller stacks crash worker threads as Node starts them), got ${stack}`);
   }
   return checked as ResourceLimits;
 }

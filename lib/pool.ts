@@ -89,6 +89,7 @@ export class Pool {
     collectBeforeCall(allocatedSharedBytes());
     const input = prepareInput(data, (length) => this.#spare.take(length));
     if (input.count === 0) {
+      options.onProgress?.({ done: 0, total: 0 }); // the call at the end, as every call makes
       const empty = keepValues ? [] : Matrix.alloc(0, 0);
       return options.collect ? withErrors(empty, []) : empty;
     }

@@ -26,6 +26,10 @@ describe('Matrix', () => {
     assert.deepEqual([Matrix.alloc(0, 0).rows, Matrix.alloc(0, 0).data.length], [0, 0]);
   });
 
+  test('alloc of more than memory or V8 allows says so, with the size', () => {
+    assert.throws(() => Matrix.alloc(2 ** 40, 2 ** 20), { name: 'RangeError', code: 'ERR_INVALID_ARG', message: /^Cannot allocate a 1099511627776 × 1048576 matrix \(\d+ bytes of shared memory\): Invalid array buffer length$/ });
+  });
+
   test('indices are checked', () => {
     const m = Matrix.alloc(2, 2);
     assert.throws(() => m.get(2, 0), { name: 'RangeError', code: 'ERR_INVALID_ARG', message: 'Expected `i` to be from 0 to 1, got 2' });

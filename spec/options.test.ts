@@ -95,11 +95,14 @@ describe('bad arguments', () => {
     await assertRejects(() => parallelize(data, task('./no/such/module.js')), TypeError, `Expected \`fn\` to be a task() whose module exists, but there is no file ${process.cwd()}/no/such/module.js`);
   });
 
-  test('createPool checks its options synchronously', () => {
+  test('createPool checks its options synchronously', async () => {
     assert.throws(() => createPool({ cores: -2 }), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: 'Expected `cores` to be a positive integer, got `-2` (number)' });
     assert.throws(() => createPool({ chunkSize: 3 } as never), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: "Expected `options` to be an object with only `cores`, `resourceLimits`, got `'chunkSize'` (string)" });
     assert.throws(() => createPool({ resourceLimits: { maxOldGenerationSizeMb: 0 } }), { name: 'TypeError', message: 'Expected `resourceLimits.maxOldGenerationSizeMb` to be a positive number of MiB, got `0` (number)' });
     assert.throws(() => createPool({ resourceLimits: { heap: 5 } as never }), { name: 'TypeError', message: /^Expected `resourceLimits` to be an object with only `maxOldGenerationSizeMb`/ });
+    // A smaller stack crashes a worker thread as Node starts it (0.2 MiB aborted the whole process).
+    await assertRejects(() => parallelize(data, double, { resourceLimits: { stackSizeMb: 0.2 } }), RangeError, 'Expected `resourceLimits.stackSizeMb` to be at least 0.5 MiB (smaller stacks crash worker threads as Node starts them), got 0.2');
+    assert.equal((await parallelize(data, double, { resourceLimits: { stackSizeMb: 0.5 } })).rows, 3);
     assert.throws(() => createPool({ resourceLimits: 64 as never }), { name: 'TypeError', message: 'Expected `resourceLimits` to be an object, got `64` (number)' });
   });
 

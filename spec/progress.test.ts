@@ -25,6 +25,12 @@ describe('onProgress', () => {
     assert.deepEqual(seen, [{ done: 3, total: 3 }]);
   });
 
+  test('an empty call reports once too, with done === total === 0', async () => {
+    const seen: Progress[] = [];
+    await parallelize([], (x: number) => x, { onProgress: (p) => seen.push(p) });
+    assert.deepEqual(seen, [{ done: 0, total: 0 }]);
+  });
+
   test('a throwing callback rejects the call with what it threw', async () => {
     const error = new Error('progress bar broke');
     const thrown = await rejection(parallelize([1, 2, 3], (x: number) => x, { onProgress: () => { throw error; } }));
