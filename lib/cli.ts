@@ -136,13 +136,13 @@ function canWrite(path: string): boolean {
 
 /**
  * The module to load: a file here when one exists (`stats.js` means the file, not a package of
- * that name), an error when the argument names a file that does not; else a package, found from
+ * that name), an error for a path (`./stats.js`) to none; else a package, found from
  * the working directory as `node` would find it (the library may be installed elsewhere), or
  * from the library's own place when that fails (a package that only `import` can resolve).
  */
 function locate(module: string): string | URL {
   if (existsSync(module)) return pathToFileURL(resolve(module));
-  if (/^\.{0,2}[\\/]|\.[cm]?[jt]s$/.test(module)) throw new UsageError(`cannot find the module ${module}: no such file`);
+  if (/^\.{0,2}[\\/]/.test(module)) throw new UsageError(`cannot find the module ${module}: no such file`);
   try {
     return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(module));
   } catch {

@@ -25,7 +25,8 @@ export interface TaskRef<F = (...args: never[]) => unknown> {
  * module may import anything and use its own top-level state.
  *
  * `module` is a `URL`, a `file:` URL string, an absolute path, a path relative to the current
- * working directory, or a package name. `.ts` modules work when the caller runs under `tsx`.
+ * working directory (`./jobs/stats.js`, or `jobs/stats.js` where that file exists), or a package
+ * name. `.ts` modules work when the caller runs under `tsx`.
  *
  * @example
  * ```ts
@@ -47,7 +48,8 @@ function moduleUrl(module: string | URL): string {
   if (module instanceof URL) return module.href;
   if (typeof module !== 'string' || module === '') throw invalidArg('module', 'a URL or a non-empty string', module);
   if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return module;
-  if (isAbsolute(module) || module.startsWith('.')) return pathToFileURL(resolve(module)).href;
+  // A path: absolute, `./`-relative, or naming a file here (`jobs/stats.js`, as `node` reads it).
+  if (isAbsolute(module) || module.startsWith('.') || existsSync(module)) return pathToFileURL(resolve(module)).href;
   return module;
 }
 

@@ -114,7 +114,7 @@ describe('parallelize run', () => {
     const early: [string[], RegExp][] = [
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', join(dir, 'missing', 'o.npy')], /--out .*o\.npy: the directory .*missing does not exist/],
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', dir], /--out .* is a directory; name the \.npy file to write/],
-      [['run', 'spec/fixtures/no-such-module.js', '--in', path, '--out', 'x.npy'], /cannot find the module spec\/fixtures\/no-such-module\.js: no such file/],
+      [['run', './spec/fixtures/no-such-module.js', '--in', path, '--out', 'x.npy'], /cannot find the module \.\/spec\/fixtures\/no-such-module\.js: no such file/],
     ];
     for (const [args, message] of early) {
       const run = cli(...args);
