@@ -135,7 +135,7 @@ export class Pool {
       // Ended by a throw of our own: stop its workers too, so that none reads its items any more.
       if (!job.settled) job.abandon();
       this.#forgetIfDone(job);
-      this.#stopStragglers(job);
+      for (const worker of this.#workers) this.#stopIfStraggling(worker);
     }
   }
 
@@ -249,6 +249,7 @@ export class Pool {
       this.#release(job, worker);
       this.#forgetIfDone(job);
     }
+    if (message.type === MessageType.CHUNK_DONE || message.type === MessageType.CHUNK_FAILED) this.#stopIfStraggling(worker);
     this.#dispatch();
   }
 
@@ -283,15 +284,18 @@ export class Pool {
   }
 
   /**
-   * Terminates, a moment after a call has settled, any thread still inside one of its chunks. A
-   * failed call's other threads stop at their next item, but one inside a long item (or an endless
-   * one, or still loading the call's module) would hold its thread, and the chunks of later calls
-   * queued behind it, for as long as that item runs: it is lost work, so we take the thread back.
+   * Terminates a thread a moment after it started running a chunk of a call that is over, if it is
+   * still inside that chunk then. A failed call's other threads stop at their next item, but one
+   * inside a long item (or an endless one, or still loading the call's module) would hold its
+   * thread, and the chunks of later calls queued behind it, for as long as that runs: it is lost
+   * work, so we take the thread back. Checked when a call settles, and whenever a thread moves on
+   * to its next chunk (one queued behind another call's may belong to a call that is over).
    */
-  #stopStragglers(job: Job): void {
-    if ([...this.#workers].every((worker) => worker.held[0]?.jobId !== job.id)) return;
+  #stopIfStraggling(worker: WorkerHandle): void {
+    const running = worker.held[0];
+    if (running === undefined || this.#jobsById.get(running.jobId)?.settled !== true) return;
     setTimeout(() => {
-      for (const worker of this.#workers) if (worker.held[0]?.jobId === job.id) void worker.terminate();
+      if (worker.held[0] === running) void worker.terminate();
     }, kStopGraceMs);
   }
 

@@ -133,6 +133,23 @@ describe('Pool scheduling', () => {
     }
   });
 
+  test('a chunk of a call that is over, reached only after another call\'s chunk, does not hold its thread either', async () => {
+    // One thread: call B's 400 ms item runs while call A's chunk waits behind it; A times out, and
+    // its module never finishes loading. Once B is done, the thread is inside A's chunk for good.
+    const pool = createPool({ cores: 1 });
+    try {
+      const b = pool.parallelize(new Float64Array(1), sleepy, { context: { firstMs: 400, ms: 0 }, callingThread: false });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const a = pool.parallelize([1, 2], task(new URL('./fixtures/never-loads.js', import.meta.url)), { timeout: 100 });
+      assert.equal((await rejection(within(5000, a))).code, 'ERR_TIMEOUT');
+      assert.equal((await within(5000, b)).rows, 1);
+      const c = await within(5000, pool.parallelize([1, 2], (x: number) => x * 2, { callingThread: false }));
+      assert.deepEqual(Array.from(c.data), [2, 4]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   for (const kind of ['typed', 'objects'] as const) {
     test(`another call's chunk never waits behind a long one of a call over ${kind === 'typed' ? 'a typed array' : 'an Array of objects'}`, async () => {
       // Call A's item 0 sleeps 400 ms; its item 1 costs nothing, which makes A's items look cheap
