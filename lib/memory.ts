@@ -105,7 +105,9 @@ const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uin
  * row reads the same on the calling thread and on a worker.
  */
 export function kindOf<T extends SharedTypedArray>(view: T): TypedArrayConstructor<T> {
-  return kKinds[typedArrayName.call(view) as string] as unknown as TypedArrayConstructor<T>;
+  const name = typedArrayName.call(view) as string;
+  // A kind newer than this list (Float16Array, Node 24) is the global of that name.
+  return (kKinds[name] ?? (globalThis as unknown as Record<string, unknown>)[name]) as TypedArrayConstructor<T>;
 }
 
 /**
@@ -161,14 +163,27 @@ export function packRagged(arrays: readonly SharedTypedArray[]): { values: Share
  * anything else is left to structured clone. The same typed array seen twice is moved once.
  */
 export function shareContext(context: unknown): unknown {
-  return shareValue(context, new Map(), 'options.context');
+  return shareValue(context, new Map(), { key: 'options.context' });
 }
 
-function shareValue(value: unknown, seen: Map<unknown, unknown>, path: string): unknown {
+/** Where a value sits in the context, spelled out only for an error (most contexts never need it). */
+interface Place {
+  readonly parent?: Place;
+  /** `options.context`, `.mask`, `[3]`, `.get("left")`. */
+  readonly key: string;
+}
+
+function pathOf(place: Place): string {
+  let path = '';
+  for (let at: Place | undefined = place; at !== undefined; at = at.parent) path = at.key + path;
+  return path;
+}
+
+function shareValue(value: unknown, seen: Map<unknown, unknown>, place: Place): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (seen.has(value)) return seen.get(value);
   if (isTypedArray(value)) {
-    checkAttached(path, value);
+    checkAttached(pathOf(place), value);
     const shared = toShared(value);
     seen.set(value, shared);
     return shared;
@@ -176,13 +191,15 @@ function shareValue(value: unknown, seen: Map<unknown, unknown>, path: string): 
   if (Array.isArray(value)) {
     const copy: unknown[] = [];
     seen.set(value, copy);
-    for (let i = 0; i < value.length; i++) copy.push(shareValue(read(value, i, `${path}[${i}]`), seen, `${path}[${i}]`));
+    for (let i = 0; i < value.length; i++) copy.push(shareEntry(read(value, i, place), seen, place, `[${i}]`));
     return copy;
   }
   if (value instanceof Map) {
     const copy = new Map<unknown, unknown>();
     seen.set(value, copy);
-    for (const [key, entry] of value) copy.set(key, shareValue(entry, seen, `${path}.get(${String(key)})`));
+    for (const [key, entry] of value) {
+      copy.set(key, typeof entry === 'object' && entry !== null ? shareValue(entry, seen, { parent: place, key: `.get(${describeKey(key)})` }) : entry);
+    }
     return copy;
   }
   const proto: unknown = Object.getPrototypeOf(value);
@@ -190,17 +207,29 @@ function shareValue(value: unknown, seen: Map<unknown, unknown>, path: string): 
   const copy: Record<string, unknown> = {};
   seen.set(value, copy);
   for (const key of Object.keys(value)) {
-    const entry = shareValue(read(value, key, `${path}.${key}`), seen, `${path}.${key}`);
+    const entry = shareEntry(read(value, key, place), seen, place, `.${key}`);
     Object.defineProperty(copy, key, { value: entry, enumerable: true, writable: true, configurable: true });
   }
   return copy;
 }
 
+/** shareValue for an entry of a container at `place`: a primitive as it is, with no path made. */
+function shareEntry(entry: unknown, seen: Map<unknown, unknown>, place: Place, key: string): unknown {
+  return typeof entry === 'object' && entry !== null ? shareValue(entry, seen, { parent: place, key }) : entry;
+}
+
+/** A Map key as a path shows it: a primitive as written, any object as `…` (it may not convert to a string). */
+function describeKey(key: unknown): string {
+  if (typeof key === 'string') return JSON.stringify(key);
+  return typeof key === 'object' || typeof key === 'function' ? '…' : String(key);
+}
+
 /** A property of the context, read as a structured clone would read it; a getter that throws is named. */
-function read(object: object, key: string | number, path: string): unknown {
+function read(object: object, key: string | number, place: Place): unknown {
   try {
     return (object as Record<string | number, unknown>)[key];
   } catch (error) {
+    const path = `${pathOf(place)}${typeof key === 'number' ? `[${key}]` : `.${key}`}`;
     throw new ParallelizeError('ERR_DATA_CLONE', `options.context cannot be sent to a worker thread: reading \`${path}\` threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
   }
 }

@@ -60,7 +60,11 @@ describe('bad arguments', () => {
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
     await assertRejects(() => parallelize([new Float64Array(2), detached], (row) => row.length), TypeError, /^Expected `data\[1\]` to be a typed array whose buffer is still attached/);
     await assertRejects(() => parallelize(data, double, { context: { volumes: [new Float64Array(2), detached] } }), TypeError, /^Expected `options\.context\.volumes\[1\]` to be a typed array whose buffer is still attached/);
+    await assertRejects(() => parallelize(data, double, { context: new Map([['left', { mask: detached }]]) }), TypeError, /^Expected `options\.context\.get\("left"\)\.mask` to be a typed array whose buffer is still attached/);
     assert.equal((await parallelize([new Float64Array(2), new Float64Array(3)], (row) => row.length, { context: { volumes: [new Float64Array(2)] } })).get(1, 0), 3);
+    // Keys of any kind, even ones that do not convert to a string, are fine where nothing is wrong.
+    const keyed = new Map<unknown, unknown>([[Object.create(null), { w: new Float64Array(1) }], [7, 2]]);
+    assert.deepEqual(Array.from((await parallelize(data, (x: number, _i: number, m: Map<unknown, unknown>) => x * m.size, { context: keyed })).data), [2, 4, 6]);
   });
 
   test('sparse arrays are rejected, naming the hole', async () => {
