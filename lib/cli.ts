@@ -136,17 +136,31 @@ function canWrite(path: string): boolean {
 
 /**
  * The module to load: a file here when one exists (`stats.js` means the file, not a package of
- * that name), an error for a path (`./stats.js`) to none; else a package, found from
- * the working directory as `node` would find it (the library may be installed elsewhere), or
- * from the library's own place when that fails (a package that only `import` can resolve).
+ * that name), an error for a path (`./stats.js`) to none; else a package: where the workers will
+ * look for it (beside the library) when it is there, as `import` resolves it; else from the
+ * working directory, which a library installed elsewhere (globally) cannot see, as `require`
+ * resolves it (Node 20 resolves `import` only from a module's own place).
  */
 function locate(module: string): string | URL {
-  if (existsSync(module)) return pathToFileURL(resolve(module));
+  if (isFile(module)) return pathToFileURL(resolve(module));
   if (/^\.{0,2}[\\/]/.test(module)) throw new UsageError(`cannot find the module ${module}: no such file`);
   try {
-    return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(module));
-  } catch {
+    import.meta.resolve(module);
     return module;
+  } catch {
+    try {
+      return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(module));
+    } catch {
+      return module; // the workers' error will say it cannot be found
+    }
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { invalidArg } from './errors.js';
@@ -49,8 +49,16 @@ function moduleUrl(module: string | URL): string {
   if (typeof module !== 'string' || module === '') throw invalidArg('module', 'a URL or a non-empty string', module);
   if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return module;
   // A path: absolute, `./`-relative, or naming a file here (`jobs/stats.js`, as `node` reads it).
-  if (isAbsolute(module) || module.startsWith('.') || existsSync(module)) return pathToFileURL(resolve(module)).href;
+  if (isAbsolute(module) || module.startsWith('.') || isFile(module)) return pathToFileURL(resolve(module)).href;
   return module;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -32,6 +32,7 @@ describe('task()', () => {
     assert.equal(task('spec/fixtures/scale.js').module, pathToFileURL(`${process.cwd()}/spec/fixtures/scale.js`).href, 'a file here, without ./');
     assert.equal(task('some-package').module, 'some-package');
     assert.equal(task('some-package/sub.js').module, 'some-package/sub.js', 'no such file here: a package');
+    assert.equal(task('spec').module, 'spec', 'a directory here is no module file: a package');
     assert.equal(task(url).exportName, 'default');
   });
 
