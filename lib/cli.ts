@@ -72,8 +72,14 @@ export async function main(argv: readonly string[], stdout: NodeJS.WritableStrea
     } catch (error) {
       // Checked writable before we began, and not now (a full disk): keep the result anyway.
       const fallback = join(tmpdir(), `parallelize-${process.pid}-${Date.now()}.npy`);
-      writeNpy(fallback, result);
-      stderr.write(`parallelize: could not write ${options.output} (${(error as Error).message}); the result is in ${fallback}\n`);
+      const why = `could not write ${options.output} (${(error as Error).message})`;
+      try {
+        writeNpy(fallback, result);
+      } catch (fallbackError) {
+        stderr.write(`parallelize: ${why}, nor ${fallback} (${(fallbackError as Error).message}); the result is lost\n`);
+        return 1;
+      }
+      stderr.write(`parallelize: ${why}; the result is in ${fallback}\n`);
       return 1;
     }
     if (progress) stderr.write(`wrote ${options.output}: ${result.rows} × ${result.cols}\n`);

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
 
@@ -66,16 +66,23 @@ interface Layout {
 export function readNpy(source: string | Uint8Array): Matrix {
   if (typeof source === 'string') return readNpyFile(source);
   if (!(source instanceof Uint8Array)) throw invalidArg('source', 'a path or a Uint8Array', source);
-  const layout = parseLayout((length) => source.subarray(0, length), source.length, 'the .npy bytes');
+  return readNpyBytes(source, 'the .npy bytes');
+}
+
+function readNpyBytes(bytes: Uint8Array, where: string): Matrix {
+  const layout = parseLayout((length) => bytes.subarray(0, length), bytes.length, where);
   const matrix = Matrix.alloc(layout.rows, layout.cols);
-  convert(layout, source.subarray(layout.dataStart), matrix.data, 0);
+  convert(layout, bytes.subarray(layout.dataStart), matrix.data, 0);
   return matrix;
 }
 
 function readNpyFile(path: string): Matrix {
   const fd = openSync(path, 'r');
   try {
-    const fileSize = fstatSync(fd).size;
+    const stats = fstatSync(fd);
+    // A pipe or a terminal (`--in /dev/stdin`) has no size to read by: it is read to its end.
+    if (!stats.isFile()) return readNpyBytes(readFileSync(fd), path);
+    const fileSize = stats.size;
     const layout = parseLayout((length) => {
       const bytes = new Uint8Array(Math.min(length, fileSize));
       readSync(fd, bytes, 0, bytes.length, 0);
@@ -213,7 +220,8 @@ export function toNpy(matrix: Matrix): Uint8Array {
 
 /**
  * Writes a `Matrix` to a `.npy` file that `np.load` reads as a (rows, cols) float64 array. The
- * values go to the file straight from the matrix, with no copy of them in memory.
+ * values go to the file straight from the matrix, with no copy of them in memory, and the file
+ * appears whole or not at all.
  *
  * @example
  * ```ts
@@ -223,12 +231,23 @@ export function toNpy(matrix: Matrix): Uint8Array {
 export function writeNpy(path: string, matrix: Matrix): void {
   if (typeof path !== 'string' || path === '') throw invalidArg('path', 'a non-empty string', path);
   if (!(matrix instanceof Matrix)) throw invalidArg('matrix', 'a Matrix', matrix);
-  const fd = openSync(path, 'w');
+  // A file is written beside its place and renamed into it: a write that fails (a full disk)
+  // leaves no truncated file that np.load would choke on, nor a good file half overwritten. A
+  // pipe or a device (`/dev/stdout`) is written in place.
+  const special = statSync(path, { throwIfNoEntry: false })?.isFile() === false;
+  const target = special ? path : `${path}.${process.pid}.partial`;
+  const fd = openSync(target, 'w');
   try {
-    for (const bytes of [headerFor(matrix), littleEndianBytes(matrix.data)]) {
-      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, Math.min(kReadBytes, bytes.length - done));
+    try {
+      for (const bytes of [headerFor(matrix), littleEndianBytes(matrix.data)]) {
+        for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, Math.min(kReadBytes, bytes.length - done));
+      }
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
+  } catch (error) {
+    if (!special) rmSync(target, { force: true });
+    throw error;
   }
+  if (!special) renameSync(target, path);
 }

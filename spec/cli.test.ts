@@ -90,6 +90,12 @@ describe('parallelize run', () => {
     assert.ok(kept !== undefined && existsSync(kept), run.stderr);
     assert.deepEqual(Array.from(readNpy(kept).data), Array.from({ length: 4 }, (_, i) => data.get(i, 0)));
     rmSync(kept);
+    // Where the temporary directory fails too, the message says both, and that the result is lost.
+    mkdirSync(gone);
+    const lost = spawnSync(process.execPath, [bin, 'run', fileURLToPath(new URL('./fixtures/removes-dir.js', import.meta.url)), '--in', path, '--out', join(gone, 'o.npy'), '--quiet'],
+      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PARALLELIZE_SPEC_REMOVE: gone, TMPDIR: join(dir, 'no-such-tmp') } });
+    assert.equal(lost.status, 1, lost.stderr);
+    assert.match(lost.stderr, /could not write .*o\.npy \(.*ENOENT.*\), nor .*no-such-tmp.*\.npy \(.*ENOENT.*\); the result is lost\n$/);
   });
 
   test('bad usage exits 2 and says what is wrong', () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { Matrix, readNpy, toNpy, writeNpy } from '@parallelize/core';
 import { assertSameMatrix, randomFloats } from './helpers.ts';
@@ -93,6 +94,28 @@ describe('.npy', () => {
     const floats = Float32Array.from(big.data);
     writeFileSync(path, Buffer.concat([narrow.subarray(0, 10), Buffer.from(header, 'latin1'), Buffer.from(floats.buffer)]));
     assert.deepEqual(readNpy(path).data, Float64Array.from(floats));
+  });
+
+  test('reads a pipe to its end, and writes to one in place', () => {
+    const library = fileURLToPath(new URL('../dist/lib/index.cjs', import.meta.url));
+    const file = join(dir, 'piped.npy');
+    writeNpy(file, new Matrix(Float64Array.of(1.5, -2, 3, 4), 2, 2));
+    // A shell pipe (a FIFO), as in `cat m.npy | …`: Node's own child pipes are sockets, which /dev/stdin cannot open.
+    const script = `const m = require(${JSON.stringify(library)}).readNpy('/dev/stdin'); console.log(m.rows, m.cols, Array.from(m.data).join(' '))`;
+    const read = spawnSync('sh', ['-c', `cat "$1" | "$2" -e "$3"`, 'sh', file, process.execPath, script], { encoding: 'utf8' });
+    assert.equal(read.stdout, '2 2 1.5 -2 3 4\n', read.stderr);
+    const writer = `const { Matrix, writeNpy } = require(${JSON.stringify(library)}); writeNpy('/dev/stdout', new Matrix(Float64Array.of(7, 8), 2, 1))`;
+    const write = spawnSync('sh', ['-c', '"$1" -e "$2" | cat', 'sh', process.execPath, writer]);
+    assert.equal(write.status, 0, String(write.stderr));
+    assertSameMatrix(readNpy(new Uint8Array(write.stdout)), new Matrix(Float64Array.of(7, 8), 2, 1));
+  });
+
+  test('a file appears whole: it is written beside its place, then renamed, leaving nothing else', () => {
+    const path = join(dir, 'whole.npy');
+    writeNpy(path, sample(3, 3));
+    writeNpy(path, sample(2, 2)); // over an existing file
+    assertSameMatrix(readNpy(path), sample(2, 2));
+    assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith('whole.npy')), ['whole.npy']);
   });
 
   test('numpy loads what we write', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
