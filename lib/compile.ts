@@ -32,13 +32,17 @@ export function compileInline(source: string): (...args: unknown[]) => unknown {
     if (!(error instanceof SyntaxError)) throw error;
     try {
       compiled = new Function('__name', `"use strict"; const o = { ${source}\n}; return o[Object.keys(o)[0]];`)(nameHelper);
-    } catch {
-      throw error; // not method shorthand either: the first error is the one that explains (strict mode, say)
+    } catch (retryError) {
+      // Whichever attempt matched the source's form explains what is wrong (strict mode, say).
+      throw kExpression.test(source) ? error : retryError;
     }
   }
   if (typeof compiled !== 'function') throw new TypeError('the source does not evaluate to a function');
   return compiled as (...args: unknown[]) => unknown;
 }
+
+/** How a function expression starts (`function`, `async function`, `(x) =>`, `x =>`); method shorthand starts otherwise. */
+const kExpression = /^(?:async\s*)?(?:function\b|\(|[\w$]+\s*=>)/;
 
 function nameHelper<T extends object>(target: T, value: string): T {
   try {

@@ -102,9 +102,12 @@ describe('functions', () => {
   test('a function that compiles only in sloppy mode is refused, saying why', async () => {
     // Inline functions run in strict mode; the error is the strict-mode one, not that of the retry as method shorthand.
     const octal = new Function('x', 'return 010 + x') as (x: number) => number;
-    const error = await rejection(parallelize([1, 2], octal));
-    assert.equal(error.code, 'ERR_INVALID_ARG');
-    assert.match(error.message, /Octal literals are not allowed in strict mode/);
+    const method = new Function('return ({ m(x) { return 010 + x; } }).m')() as (x: number) => number;
+    for (const fn of [octal, method]) {
+      const error = await rejection(parallelize([1, 2], fn));
+      assert.equal(error.code, 'ERR_INVALID_ARG');
+      assert.match(error.message, /Octal literals are not allowed in strict mode/, String(fn));
+    }
   });
 
   test('fn gets the index as its second argument', async () => {
