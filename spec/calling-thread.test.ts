@@ -56,6 +56,11 @@ describe('the calling thread', () => {
         assert.match(error.message, /scaleForSpec is not defined\. Inline functions run in a worker thread/);
       }
       assert.deepEqual(Array.from((await parallelize([1, 2], (x: number) => x * 2)).data), [2, 4], 'other functions still run');
+      // A name the function declares itself is its own, whatever globals the caller has.
+      // (Written as a string: the TypeScript compiler would rename a parameter shadowing a global.)
+      const ownName = new Function("return (scaleForSpec) => [scaleForSpec * 3, process.getBuiltinModule('node:worker_threads').threadId]")() as (x: number) => number[];
+      const own = await parallelize([1, 2], ownName);
+      assert.deepEqual(own.toArrays(), [[3, 0], [6, 0]], 'ran on the calling thread');
     } finally {
       delete scope.scaleForSpec;
     }
