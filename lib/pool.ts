@@ -249,7 +249,7 @@ export class Pool {
       this.#release(job, worker);
       this.#forgetIfDone(job);
     }
-    if (message.type === MessageType.CHUNK_DONE || message.type === MessageType.CHUNK_FAILED) this.#stopIfStraggling(worker);
+    this.#stopIfStraggling(worker); // it may have moved on to a chunk of a call that is over
     this.#dispatch();
   }
 
@@ -288,15 +288,21 @@ export class Pool {
    * still inside that chunk then. A failed call's other threads stop at their next item, but one
    * inside a long item (or an endless one, or still loading the call's module) would hold its
    * thread, and the chunks of later calls queued behind it, for as long as that runs: it is lost
-   * work, so we take the thread back. Checked when a call settles, and whenever a thread moves on
-   * to its next chunk (one queued behind another call's may belong to a call that is over).
+   * work, so we take the thread back. Checked when a call settles, and whenever a thread answers
+   * (its next chunk, queued behind another call's, may belong to a call that is over).
    */
   #stopIfStraggling(worker: WorkerHandle): void {
     const running = worker.held[0];
     if (running === undefined || this.#jobsById.get(running.jobId)?.settled !== true) return;
-    setTimeout(() => {
-      if (worker.held[0] === running) void worker.terminate();
-    }, kStopGraceMs);
+    const check = (): void => {
+      if (worker.held[0] !== running || worker.stopping) return;
+      // In that chunk by our count and by the thread's own. Otherwise it has moved on to a live
+      // call's chunk, its reply still on the way to us, or it has not reached the chunk yet (it
+      // is still starting): we look again.
+      if (worker.startedJobId === running.jobId) void worker.terminate();
+      else setTimeout(check, kStopGraceMs).unref();
+    };
+    setTimeout(check, kStopGraceMs).unref(); // a thread with a chunk in hand keeps the process alive by itself
   }
 
   /** Tells a worker that a settled call is over, once it holds none of the call's chunks. */

@@ -74,6 +74,11 @@ export class WorkerHandle {
   }
 
   /** The job and item this worker is running, if it is running one. */
+  /** The call whose chunk the thread last started, by its own account: it may be past it already (its reply on the way), never behind it. */
+  get startedJobId(): number {
+    return this.#status[kStatusJobField]!;
+  }
+
   get running(): { jobId: number; index: number } | undefined {
     const index = this.#status[kStatusIndexField]!;
     return index < 0 ? undefined : { jobId: this.#status[kStatusJobField]!, index };

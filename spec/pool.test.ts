@@ -150,6 +150,44 @@ describe('Pool scheduling', () => {
     }
   });
 
+  test('nor when the call before it was stopped in the middle of its chunk, which the thread then skips', async () => {
+    // Call B's chunk of two items: item 0 sleeps 400 ms, B times out at 350 ms, and the thread skips
+    // item 1. Call A's chunk, whose module never loads, waits behind it, and A times out first.
+    const pool = createPool({ cores: 1 });
+    try {
+      await pool.parallelize(new Float64Array(2), sleepy, { context: { firstMs: 0, ms: 0 }, callingThread: false }); // the thread up
+      const b = pool.parallelize(new Float64Array(2), sleepy, { context: { firstMs: 400, ms: 0 }, callingThread: false, timeout: 350, chunkSize: 2 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const a = pool.parallelize([1, 2], task(new URL('./fixtures/never-loads.js', import.meta.url)), { timeout: 100 });
+      assert.equal((await rejection(within(5000, a))).code, 'ERR_TIMEOUT');
+      assert.equal((await rejection(within(5000, b))).code, 'ERR_TIMEOUT');
+      const c = await within(5000, pool.parallelize([1, 2], (x: number) => x * 2, { callingThread: false }));
+      assert.deepEqual(Array.from(c.data), [2, 4]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a thread that has moved on to a live call\'s chunk is not taken for a straggler while its reply waits to be read', async () => {
+    // A times out inside its 150 ms item; B's chunk follows on the same thread. The caller then
+    // blocks for 300 ms, so B's thread is in B's item, A's reply unread, when A's grace ends.
+    const pool = createPool({ cores: 1 });
+    try {
+      const thread = (await pool.parallelize(new Float64Array(1), sleepy, { context: { firstMs: 0, ms: 0 }, callingThread: false })).get(0, 0);
+      const a = pool.parallelize(new Float64Array(2), sleepy, { context: { firstMs: 150, ms: 0 }, callingThread: false, timeout: 100, chunkSize: 2 });
+      const b = pool.map([{}, {}], sleepy, { context: { firstMs: 300, ms: 0 }, chunkSize: 2 });
+      await rejection(a);
+      await new Promise<void>((resolve) => setImmediate(() => {
+        const until = Date.now() + 300;
+        while (Date.now() < until);
+        resolve();
+      }));
+      assert.deepEqual(await within(5000, b), [thread, thread], 'B ran on the pool\'s thread, which was not terminated under it');
+    } finally {
+      await pool.close();
+    }
+  });
+
   for (const kind of ['typed', 'objects'] as const) {
     test(`another call's chunk never waits behind a long one of a call over ${kind === 'typed' ? 'a typed array' : 'an Array of objects'}`, async () => {
       // Call A's item 0 sleeps 400 ms; its item 1 costs nothing, which makes A's items look cheap
