@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
 
@@ -220,8 +220,8 @@ export function toNpy(matrix: Matrix): Uint8Array {
 
 /**
  * Writes a `Matrix` to a `.npy` file that `np.load` reads as a (rows, cols) float64 array. The
- * values go to the file straight from the matrix, with no copy of them in memory, and the file
- * appears whole or not at all.
+ * values go to the file straight from the matrix, with no copy of them in memory; a plain file
+ * that could not be written whole is removed.
  *
  * @example
  * ```ts
@@ -231,12 +231,7 @@ export function toNpy(matrix: Matrix): Uint8Array {
 export function writeNpy(path: string, matrix: Matrix): void {
   if (typeof path !== 'string' || path === '') throw invalidArg('path', 'a non-empty string', path);
   if (!(matrix instanceof Matrix)) throw invalidArg('matrix', 'a Matrix', matrix);
-  // A file is written beside its place and renamed into it: a write that fails (a full disk)
-  // leaves no truncated file that np.load would choke on, nor a good file half overwritten. A
-  // pipe or a device (`/dev/stdout`) is written in place.
-  const special = statSync(path, { throwIfNoEntry: false })?.isFile() === false;
-  const target = special ? path : `${path}.${process.pid}.partial`;
-  const fd = openSync(target, 'w');
+  const fd = openSync(path, 'w');
   try {
     try {
       for (const bytes of [headerFor(matrix), littleEndianBytes(matrix.data)]) {
@@ -246,8 +241,11 @@ export function writeNpy(path: string, matrix: Matrix): void {
       closeSync(fd);
     }
   } catch (error) {
-    if (!special) rmSync(target, { force: true });
+    // Half written (a full disk), a plain file would fail to load later with a vaguer error than
+    // this one: it goes. A link, a pipe or a device is not ours to remove.
+    try {
+      if (lstatSync(path).isFile()) rmSync(path);
+    } catch { /* gone already, or not removable: the error below says what failed */ }
     throw error;
   }
-  if (!special) renameSync(target, path);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,12 +110,21 @@ describe('.npy', () => {
     assertSameMatrix(readNpy(new Uint8Array(write.stdout)), new Matrix(Float64Array.of(7, 8), 2, 1));
   });
 
-  test('a file appears whole: it is written beside its place, then renamed, leaving nothing else', () => {
-    const path = join(dir, 'whole.npy');
-    writeNpy(path, sample(3, 3));
-    writeNpy(path, sample(2, 2)); // over an existing file
-    assertSameMatrix(readNpy(path), sample(2, 2));
-    assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith('whole.npy')), ['whole.npy']);
+  test('a file that cannot be written whole is removed; a link is written through, and stays a link', () => {
+    const library = fileURLToPath(new URL('../dist/lib/index.cjs', import.meta.url));
+    const path = join(dir, 'too-big.npy');
+    // A file-size limit of 8 KiB (its signal ignored, so the write fails with EFBIG) against 8 MB.
+    const script = `const { Matrix, writeNpy } = require(${JSON.stringify(library)}); try { writeNpy(${JSON.stringify(path)}, Matrix.alloc(1000, 1000)); } catch (e) { console.log(e.code); }`;
+    const child = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 16; "$1" -e "$2"`, 'sh', process.execPath, script], { encoding: 'utf8' });
+    assert.equal(child.stdout, 'EFBIG\n', child.stderr);
+    assert.ok(!existsSync(path), 'no half-written file is left');
+    const target = join(dir, 'target.npy');
+    const link = join(dir, 'link.npy');
+    writeNpy(target, sample(1, 1));
+    symlinkSync(target, link);
+    writeNpy(link, sample(2, 2));
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assertSameMatrix(readNpy(target), sample(2, 2));
   });
 
   test('numpy loads what we write', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
