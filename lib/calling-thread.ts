@@ -57,21 +57,22 @@ const startGlobals = new Set(Object.getOwnPropertyNames(globalThis));
 const laterNames = new Map<string, readonly string[]>();
 const kIdentifier = /(?<![.\w$])[A-Za-z_$][\w$]*/g;
 
-/** Where `source` declares a name of its own: `let x`, `function f`, `catch (e)`, `const { a, b } =`. */
-const kDeclarations = /\b(?:let|const|var|function|class)\s+([A-Za-z_$][\w$]*)|\bcatch\s*\(\s*([A-Za-z_$][\w$]*)|\b(?:let|const|var)\s*([{[][^=;]*[}\]])\s*=/g;
-
-/** The names `source` declares: its parameters and the declarations above (a rough reading, which may miss some). */
-function declaredIn(source: string): Set<string> {
-  const declared = new Set<string>();
-  const add = (text: string | undefined): void => {
-    for (const name of text?.match(kIdentifier) ?? []) declared.add(name);
-  };
-  add(parametersOf(source));
-  for (const match of source.matchAll(kDeclarations)) add(match[1] ?? match[2] ?? match[3]);
-  return declared;
+/**
+ * The names of a function's parameters, destructured ones included, default values left out (a
+ * default may read a global). Names declared in its body are not counted: an inner block may
+ * shadow a name the rest reads as a global, and telling them apart takes a parser. A name missed
+ * here only sends a call to threads; one counted wrongly would bring back calls that work only
+ * while small.
+ */
+function parameterNames(source: string): Set<string> {
+  const names = new Set<string>();
+  // A default runs from its `=` to the next `,`, `}` or `]` (one with brackets of its own is cut short, and may count a name).
+  const withoutDefaults = (parametersOf(source) ?? '').replace(/=(?!>)[^,}\]]*/g, '');
+  for (const name of withoutDefaults.match(kIdentifier) ?? []) names.add(name);
+  return names;
 }
 
-/** The text of a function's parameters: `x` of `x =>`, else its first parenthesized list (a name in a default value counts too). */
+/** The text of a function's parameters: `x` of `x =>`, else its first parenthesized list. */
 function parametersOf(source: string): string | undefined {
   const single = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(source);
   if (single) return single[1];
@@ -88,14 +89,14 @@ function parametersOf(source: string): string | undefined {
  * The first name in `source` that is a global of this thread set after the library loaded
  * (`globalThis.K = 2`), if any. A worker has no such global: `fn` reading it would work here and
  * fail on threads, so whether a call works would depend on its size. Such a call goes to threads,
- * where it fails the same way whatever its size, saying what to do. Names the function declares
- * itself do not count; names in strings or comments do: at worst, a call that could have run here
- * runs on threads.
+ * where it fails the same way whatever its size, saying what to do. Its parameters' names do not
+ * count; any other name does, even in a string or a comment: at worst, a call that could have run
+ * here runs on threads.
  */
 export function callerGlobalIn(source: string): string | undefined {
   let names = laterNames.get(source);
   if (names === undefined) {
-    const declared = declaredIn(source);
+    const declared = parameterNames(source);
     // compileInline supplies __name.
     names = [...new Set(source.match(kIdentifier))].filter((name) => !startGlobals.has(name) && !declared.has(name) && name !== '__name');
     if (laterNames.size >= 64) laterNames.delete(laterNames.keys().next().value!);
