@@ -221,6 +221,7 @@ function shareEntry(entry: unknown, seen: Map<unknown, unknown>, place: Place, k
 /** A Map key as a path shows it: a primitive as written, any object as `…` (it may not convert to a string). */
 function describeKey(key: unknown): string {
   if (typeof key === 'string') return JSON.stringify(key);
+  if (typeof key === 'bigint') return `${key}n`;
   return typeof key === 'object' || typeof key === 'function' ? '…' : String(key);
 }
 
