@@ -295,11 +295,12 @@ export class Pool {
     const running = worker.held[0];
     if (running === undefined || this.#jobsById.get(running.jobId)?.settled !== true) return;
     const check = (): void => {
-      if (worker.held[0] !== running || worker.stopping) return;
-      // In that chunk by our count and by the thread's own. Otherwise it has moved on to a live
-      // call's chunk, its reply still on the way to us, or it has not reached the chunk yet (it
-      // is still starting): we look again.
-      if (worker.startedJobId === running.jobId) void worker.terminate();
+      if (worker.held[0] !== running || worker.stopping || !this.#workers.has(worker)) return;
+      // In that chunk by its own account; or loaded and still not at it, its event loop held by
+      // something fn left behind: either way it will not answer soon. Past it (its answer on the
+      // way to us), or still starting, we look again.
+      const where = worker.whereIs(running);
+      if (where === 'in' || (where === 'before' && worker.ready)) void worker.terminate();
       else setTimeout(check, kStopGraceMs).unref();
     };
     setTimeout(check, kStopGraceMs).unref(); // a thread with a chunk in hand keeps the process alive by itself

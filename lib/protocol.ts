@@ -64,7 +64,9 @@ export const kStatusIndexField = 1;
  * rather than sent: a caller awaiting one calling-thread call after another never lets a message in.
  */
 export const kStatusReadyField = 2;
-export const kStatusFieldCount = 3;
+/** Index of the count of chunks the worker has started, which tells where it is in its queue. */
+export const kStatusStartedField = 3;
+export const kStatusFieldCount = 4;
 
 /** Passed once to every worker as `workerData`. */
 export interface WorkerStartup {

@@ -7,7 +7,7 @@ import { entryScript, kBootstrapUrl } from './location.js';
 import { allocatedSharedBytes, allocatePadded } from './memory.js';
 import type { ResourceLimits } from './options.js';
 import {
-  MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField, kStatusReadyField,
+  MessageType, kStatusFieldCount, kStatusIndexField, kStatusJobField, kStatusReadyField, kStatusStartedField,
   type MainMessage, type RunChunkMessage, type WorkerMessage, type WorkerStartup,
 } from './protocol.js';
 
@@ -32,6 +32,9 @@ export class WorkerHandle {
   readonly threadId: number;
   /** Chunks sent and not yet answered, oldest first: the first is the one running. */
   readonly held: RunChunkMessage[] = [];
+  /** Chunks sent so far, and where each stands among them: the thread starts them in that order. */
+  #sent = 0;
+  readonly #positions = new WeakMap<RunChunkMessage, number>();
   readonly #worker: Worker;
   readonly #status = allocatePadded(Float64Array, kStatusFieldCount);
   #stopping: Promise<void> | undefined;
@@ -74,9 +77,14 @@ export class WorkerHandle {
   }
 
   /** The job and item this worker is running, if it is running one. */
-  /** The call whose chunk the thread last started, by its own account: it may be past it already (its reply on the way), never behind it. */
-  get startedJobId(): number {
-    return this.#status[kStatusJobField]!;
+  /**
+   * Where the thread is, by its own account, against a chunk it holds: not yet at it, in it, or
+   * past it (its answer still on the way to us).
+   */
+  whereIs(chunk: RunChunkMessage): 'before' | 'in' | 'past' {
+    const started = this.#status[kStatusStartedField]!;
+    const position = this.#positions.get(chunk)!;
+    return started < position ? 'before' : started === position ? 'in' : 'past';
   }
 
   get running(): { jobId: number; index: number } | undefined {
@@ -95,6 +103,7 @@ export class WorkerHandle {
   send(chunk: RunChunkMessage): void {
     this.#worker.postMessage(chunk);
     this.held.push(chunk);
+    this.#positions.set(chunk, ++this.#sent);
     this.#worker.ref();
   }
 

@@ -188,6 +188,24 @@ describe('Pool scheduling', () => {
     }
   });
 
+  test('a thread whose event loop something fn left behind holds for good is taken back too', async () => {
+    // A timer of call 1 blocks the thread between chunks, forever: call 2 never starts there and
+    // times out; call 3 must get a thread all the same.
+    const pool = createPool({ cores: 1 });
+    try {
+      await pool.parallelize([1], (x: number) => {
+        setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 50);
+        return x;
+      }, { callingThread: false });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal((await rejection(within(5000, pool.parallelize([1, 2], (x: number) => x, { callingThread: false, timeout: 200 })))).code, 'ERR_TIMEOUT');
+      const next = await within(5000, pool.parallelize([1, 2], (x: number) => x * 2, { callingThread: false }));
+      assert.deepEqual(Array.from(next.data), [2, 4]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   for (const kind of ['typed', 'objects'] as const) {
     test(`another call's chunk never waits behind a long one of a call over ${kind === 'typed' ? 'a typed array' : 'an Array of objects'}`, async () => {
       // Call A's item 0 sleeps 400 ms; its item 1 costs nothing, which makes A's items look cheap

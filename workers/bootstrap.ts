@@ -12,7 +12,7 @@ import { collectorFor, releaseDropped, useFlagLock } from '../lib/collect.js';
 import { cloneable, serializeError } from '../lib/errors.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
 import {
-  MessageType, kStatusIndexField, kStatusJobField, kStatusReadyField,
+  MessageType, kStatusIndexField, kStatusJobField, kStatusReadyField, kStatusStartedField,
   type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
 import { itemReader, typedItems, type ItemReader } from './items.js';
@@ -109,6 +109,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
   const { jobId, chunkId } = chunk;
   let reply: WorkerMessage;
   status[kStatusJobField] = jobId;
+  status[kStatusStartedField]! += 1;
   try {
     const job = await pending;
     if ('code' in job) {
