@@ -55,7 +55,7 @@ export function rememberThreadCost(source: string, itemNs: number | undefined): 
 const startGlobals = new Set(Object.getOwnPropertyNames(globalThis));
 /** For each inline function's source, the names in it that were not globals then (most are its own variables). */
 const laterNames = new Map<string, readonly string[]>();
-const kIdentifier = /(?<![.\w$])[A-Za-z_$][\w$]*/g;
+const kIdentifier = /(?<![.\p{ID_Continue}$])[\p{ID_Start}_$][\p{ID_Continue}$]*/gu;
 
 /**
  * The names of a function's parameters, destructured ones included, default values left out (a
@@ -66,15 +66,33 @@ const kIdentifier = /(?<![.\w$])[A-Za-z_$][\w$]*/g;
  */
 function parameterNames(source: string): Set<string> {
   const names = new Set<string>();
-  // A default runs from its `=` to the next `,`, `}` or `]` (one with brackets of its own is cut short, and may count a name).
-  const withoutDefaults = (parametersOf(source) ?? '').replace(/=(?!>)[^,}\]]*/g, '');
-  for (const name of withoutDefaults.match(kIdentifier) ?? []) names.add(name);
+  // Without defaults, and without the keys of destructuring renames (`{ K: a }` binds `a`).
+  const bindings = withoutDefaults(parametersOf(source) ?? '').replace(/[\p{ID_Continue}$]+\s*:/gu, '');
+  for (const name of bindings.match(kIdentifier) ?? []) names.add(name);
   return names;
+}
+
+/** Parameter text with every default value (`= …` up to the next `,` or closing bracket at its depth) taken out. */
+function withoutDefaults(text: string): string {
+  let kept = '';
+  for (let k = 0; k < text.length; k++) {
+    if (text[k] !== '=' || text[k + 1] === '>') {
+      kept += text[k];
+      continue;
+    }
+    for (let depth = 0; k + 1 < text.length; k++) {
+      const next = text[k + 1]!;
+      if (depth === 0 && (next === ',' || next === ')' || next === ']' || next === '}')) break;
+      if (next === '(' || next === '[' || next === '{') depth++;
+      else if (next === ')' || next === ']' || next === '}') depth--;
+    }
+  }
+  return kept;
 }
 
 /** The text of a function's parameters: `x` of `x =>`, else its first parenthesized list. */
 function parametersOf(source: string): string | undefined {
-  const single = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(source);
+  const single = /^\s*(?:async\s+)?([\p{ID_Start}_$][\p{ID_Continue}$]*)\s*=>/u.exec(source);
   if (single) return single[1];
   const open = source.indexOf('(');
   let depth = 0;
