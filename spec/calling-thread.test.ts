@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool, parallelize } from '@parallelize/core';
-import { callerGlobalIn, finishHere, kThreadStartMs, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
+import { finishHere, kThreadStartMs, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
 import { prepareInput } from '../lib/input.ts';
 import { Job } from '../lib/job.ts';
 import { rejection, runModule, steadyThreadCount, threadCount, threadsBackTo } from './helpers.ts';
@@ -29,35 +29,6 @@ describe('finishHere', () => {
   test('keeps Array items whose cloning costs more than fn', () => {
     assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 100, sendNs: 1000 }), true);
     assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 5000, sendNs: 1000 }), false);
-  });
-});
-
-describe('callerGlobalIn', () => {
-  test('finds a global set after the library loaded in every name but the parameters\' own', () => {
-    const scope = globalThis as Record<string, unknown>;
-    const added = ['K2', 'name2', 'é2'];
-    for (const name of added) scope[name] = 1;
-    try {
-      const cases: [string, string | undefined][] = [
-        ['(x) => x * K2', 'K2'],
-        ['(name2) => name2.length', undefined],
-        ['name2 => name2.length', undefined],
-        ['é2 => é2 * 2', undefined],
-        ['(x) => x * é2', 'é2'],
-        ['(row, i, { name2 }) => row[0] * name2', undefined],
-        ['(x, c = K2) => x * c', 'K2'],
-        ['(x, i, c = Math.max(1, K2)) => x * c', 'K2'],
-        ['(x, [a, b] = [1, K2]) => a', 'K2'],
-        ['({ K2: a }, i) => a * K2', 'K2'],
-        ['function (x) { let K2 = 0; { return x + K2; } }', 'K2'], // body declarations are not trusted
-        ['(x) => "K2"', 'K2'], // nor strings: at worst, threads
-        ['m(x) { return x * K2; }', 'K2'],
-        ['(x) => x * 2', undefined],
-      ];
-      for (const [source, expected] of cases) assert.equal(callerGlobalIn(source), expected, source);
-    } finally {
-      for (const name of added) delete scope[name];
-    }
   });
 });
 
