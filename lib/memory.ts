@@ -191,7 +191,7 @@ function shareValue(value: unknown, seen: Map<unknown, unknown>, place: Place): 
   if (Array.isArray(value)) {
     const copy: unknown[] = [];
     seen.set(value, copy);
-    for (let i = 0; i < value.length; i++) copy.push(shareEntry(read(value, i, place), seen, place, `[${i}]`));
+    for (let i = 0; i < value.length; i++) copy.push(shareEntry(read(value, i, place), seen, place, i));
     return copy;
   }
   if (value instanceof Map) {
@@ -207,15 +207,20 @@ function shareValue(value: unknown, seen: Map<unknown, unknown>, place: Place): 
   const copy: Record<string, unknown> = {};
   seen.set(value, copy);
   for (const key of Object.keys(value)) {
-    const entry = shareEntry(read(value, key, place), seen, place, `.${key}`);
+    const entry = shareEntry(read(value, key, place), seen, place, key);
     Object.defineProperty(copy, key, { value: entry, enumerable: true, writable: true, configurable: true });
   }
   return copy;
 }
 
-/** shareValue for an entry of a container at `place`: a primitive as it is, with no path made. */
-function shareEntry(entry: unknown, seen: Map<unknown, unknown>, place: Place, key: string): unknown {
-  return typeof entry === 'object' && entry !== null ? shareValue(entry, seen, { parent: place, key }) : entry;
+/** shareValue for the entry `key` of an Array or object at `place`: a primitive as it is, with no path made. */
+function shareEntry(entry: unknown, seen: Map<unknown, unknown>, place: Place, key: string | number): unknown {
+  return typeof entry === 'object' && entry !== null ? shareValue(entry, seen, { parent: place, key: step(key) }) : entry;
+}
+
+/** How an index or a property name continues a path: `[3]`, `.mask`. */
+function step(key: string | number): string {
+  return typeof key === 'number' ? `[${key}]` : `.${key}`;
 }
 
 /** A Map key as a path shows it: a primitive as written, any object as `…` (it may not convert to a string). */
@@ -230,7 +235,7 @@ function read(object: object, key: string | number, place: Place): unknown {
   try {
     return (object as Record<string | number, unknown>)[key];
   } catch (error) {
-    const path = `${pathOf(place)}${typeof key === 'number' ? `[${key}]` : `.${key}`}`;
+    const path = pathOf(place) + step(key);
     throw new ParallelizeError('ERR_DATA_CLONE', `options.context cannot be sent to a worker thread: reading \`${path}\` threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
   }
 }

@@ -11,7 +11,7 @@ import { allocatedSharedBytes, shareContext, SpareBuffer } from './memory.js';
 import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
 import { reportProgress } from './progress.js';
-import { MessageType, type WorkerMessage } from './protocol.js';
+import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
 import { WarmUp } from './warm-up.js';
 import { exitError, WorkerHandle } from './worker-handle.js';
@@ -203,7 +203,7 @@ export class Pool {
       // will soon be done; behind a longer one, only a short piece of it may (Job.queueableRows).
       const running = worker.held[0];
       // Behind a chunk of a call that is over, a chunk would wait until that thread is stopped.
-      if (running !== undefined && this.#jobsById.get(running.jobId)?.settled === true) return;
+      if (this.#over(running)) return;
       const behindShort = running === undefined || this.#jobsById.get(running.jobId)?.isShort(running) === true;
       const job = this.#jobs.find((candidate) => (candidate.workers.has(worker) ? candidate.queuedChunks > 0 : this.#canJoin(candidate))
         && (running === undefined || (candidate.queuedChunks > candidate.workers.size && (behindShort || candidate.queueableRows > 0))));
@@ -284,17 +284,23 @@ export class Pool {
     this.#dispatch();
   }
 
+  /** Whether `chunk` belongs to a call that has settled. */
+  #over(chunk: RunChunkMessage | undefined): boolean {
+    return chunk !== undefined && this.#jobsById.get(chunk.jobId)?.settled === true;
+  }
+
   /**
-   * Terminates a thread a moment after it started running a chunk of a call that is over, if it is
-   * still inside that chunk then. A failed call's other threads stop at their next item, but one
-   * inside a long item (or an endless one, or still loading the call's module) would hold its
-   * thread, and the chunks of later calls queued behind it, for as long as that runs: it is lost
-   * work, so we take the thread back. Checked when a call settles, and whenever a thread answers
-   * (its next chunk, queued behind another call's, may belong to a call that is over).
+   * Terminates a thread whose oldest chunk belongs to a call that is over, if a moment later it is
+   * inside that chunk, or loaded and still not at it. A failed call's other threads stop at their
+   * next item, but one inside a long item (or an endless one, or still loading the call's module),
+   * or whose event loop something fn left behind holds, would keep its thread, and the chunks of
+   * later calls queued behind it, for as long as that runs: it is lost work, so we take the thread
+   * back. Checked when a call settles, and whenever a thread answers (its next chunk, queued behind
+   * another call's, may belong to a call that is over).
    */
   #stopIfStraggling(worker: WorkerHandle): void {
     const running = worker.held[0];
-    if (running === undefined || this.#jobsById.get(running.jobId)?.settled !== true) return;
+    if (running === undefined || !this.#over(running)) return;
     const check = (): void => {
       if (worker.held[0] !== running || worker.stopping || !this.#workers.has(worker)) return;
       // In that chunk by its own account; or loaded and still not at it, its event loop held by

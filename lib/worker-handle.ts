@@ -76,7 +76,6 @@ export class WorkerHandle {
     return this.#stopping !== undefined;
   }
 
-  /** The job and item this worker is running, if it is running one. */
   /**
    * Where the thread is, by its own account, against a chunk it holds: not yet at it, in it, or
    * past it (its answer still on the way to us).
@@ -87,6 +86,7 @@ export class WorkerHandle {
     return started < position ? 'before' : started === position ? 'in' : 'past';
   }
 
+  /** The job and item this worker is running, if it is running one. */
   get running(): { jobId: number; index: number } | undefined {
     const index = this.#status[kStatusIndexField]!;
     return index < 0 ? undefined : { jobId: this.#status[kStatusJobField]!, index };
