@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { now } from './clock.js';
+import { isFile } from './files.js';
 import { ParallelizeError, parallelize, readNpy, task, writeNpy, type Matrix, type Progress } from './index.js';
 
 const kUsage = `Usage: parallelize run <module> --in <data.npy> --out <result.npy> [options]
@@ -159,14 +160,6 @@ function locate(module: string): string | URL {
     } catch {
       return module; // the workers' error will say it cannot be found
     }
-  }
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
   }
 }
 

@@ -1,7 +1,8 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { invalidArg } from './errors.js';
+import { isFile } from './files.js';
 import { compileInline } from './compile.js';
 import type { FnSpec } from './protocol.js';
 
@@ -51,14 +52,6 @@ function moduleUrl(module: string | URL): string {
   // A path: absolute, `./`-relative, or naming a file here (`jobs/stats.js`, as `node` reads it).
   if (isAbsolute(module) || module.startsWith('.') || isFile(module)) return pathToFileURL(resolve(module)).href;
   return module;
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /**
