@@ -42,7 +42,7 @@ export function compileInline(source: string): (...args: unknown[]) => unknown {
 }
 
 /** How a function expression starts (`function`, `async function`, `(x) =>`, `x =>`); method shorthand starts otherwise. */
-const kExpression = /^(?:async\s*)?(?:function\b|\(|[\w$]+\s*=>)/;
+const kExpression = /^(?:async\s*)?(?:function\b|\(|[\p{ID_Start}_$][\p{ID_Continue}$]*\s*=>)/u;
 
 function nameHelper<T extends object>(target: T, value: string): T {
   try {
