@@ -170,11 +170,12 @@ describe('Pool scheduling', () => {
 
   test('a thread that has moved on to a live call\'s chunk is not taken for a straggler while its reply waits to be read', async () => {
     // A times out inside its 150 ms item; B's chunk follows on the same thread. The caller then
-    // blocks for 300 ms, so B's thread is in B's item, A's reply unread, when A's grace ends.
+    // blocks for 300 ms, so the thread is in B's item, A's reply unread, when A's grace ends.
     const pool = createPool({ cores: 1 });
     try {
       const thread = (await pool.parallelize(new Float64Array(1), sleepy, { context: { firstMs: 0, ms: 0 }, callingThread: false })).get(0, 0);
-      const a = pool.parallelize(new Float64Array(2), sleepy, { context: { firstMs: 150, ms: 0 }, callingThread: false, timeout: 100, chunkSize: 2 });
+      // A's grace ends 80 ms after its item does (at 130 + 100 ms, against 150), a margin for a busy machine.
+      const a = pool.parallelize(new Float64Array(2), sleepy, { context: { firstMs: 150, ms: 0 }, callingThread: false, timeout: 130, chunkSize: 2 });
       const b = pool.map([{}, {}], sleepy, { context: { firstMs: 300, ms: 0 }, chunkSize: 2 });
       await rejection(a);
       await new Promise<void>((resolve) => setImmediate(() => {
@@ -197,7 +198,7 @@ describe('Pool scheduling', () => {
         setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 50);
         return x;
       }, { callingThread: false });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the timer has blocked the thread by now
       assert.equal((await rejection(within(5000, pool.parallelize([1, 2], (x: number) => x, { callingThread: false, timeout: 200 })))).code, 'ERR_TIMEOUT');
       const next = await within(5000, pool.parallelize([1, 2], (x: number) => x * 2, { callingThread: false }));
       assert.deepEqual(Array.from(next.data), [2, 4]);
