@@ -126,23 +126,29 @@ function measure(benchCase: BenchCase): Row {
 }
 
 /** The whole process: import the library, map 16 trivial items, exit; against `node -e 0`. */
-function oneShotProcess(): { baselineMs: number[]; libraryMs: number[] } {
+function oneShotProcess(): { baselineMs: number[]; libraryMs: number[]; importMs: number[]; callMs: number[] } {
   // The path goes through scripts/ so that it also holds from the bundle in .bundles/.
   const script = new URL('../scripts/one-shot.mjs', import.meta.url).pathname;
-  const wall = (argv: string[]) => {
+  const wall = (argv: string[]): { ms: number; output: string } => {
     const started = performance.now();
-    execFileSync(process.execPath, argv, { stdio: 'ignore' });
-    return performance.now() - started;
+    const output = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return { ms: performance.now() - started, output };
   };
   wall(['-e', '0']);
   wall([script]);
   const baselineMs: number[] = [];
   const libraryMs: number[] = [];
+  const importMs: number[] = [];
+  const callMs: number[] = [];
   for (let r = 0; r < Math.max(runs, 10); r++) {
-    baselineMs.push(wall(['-e', '0']));
-    libraryMs.push(wall([script]));
+    baselineMs.push(wall(['-e', '0']).ms);
+    const { ms, output } = wall([script]);
+    libraryMs.push(ms);
+    const [imported, called] = output.trim().split(' ').map(Number);
+    importMs.push(imported!);
+    callMs.push(called!);
   }
-  return { baselineMs, libraryMs };
+  return { baselineMs, libraryMs, importMs, callMs };
 }
 
 // Already a bundle when run as one (as on a machine without the dev dependencies); else make it.
@@ -181,6 +187,8 @@ for (const [n, line] of table.entries()) {
 if (process16) {
   const extra = median(process16.libraryMs) - median(process16.baselineMs);
   console.log(`\none-shot process (import, map 16 trivial items, exit): ${median(process16.libraryMs).toFixed(0)} ms vs node -e 0 ${median(process16.baselineMs).toFixed(0)} ms: +${extra.toFixed(0)} ms (median of ${process16.libraryMs.length})`);
+  // Process start-up swings by tens of ms on a shared machine; these, timed inside, do not.
+  console.log(`  inside the process: import ${median(process16.importMs).toFixed(1)} ms, call ${median(process16.callMs).toFixed(1)} ms (medians)`);
 }
 mkdirSync(args.out, { recursive: true });
 const json = JSON.stringify({ date: started.toISOString(), node: process.version, cores, cpu: cpus()[0]?.model, runs, scale, rows, oneShotProcess: process16 }, null, 2);
