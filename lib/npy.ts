@@ -111,7 +111,7 @@ function readNpyFile(path: string): Matrix {
 function readFully(fd: number, target: Uint8Array, position: number, path: string): void {
   for (let done = 0; done < target.length;) {
     const read = readSync(fd, target, done, Math.min(kReadBytes, target.length - done), position + done);
-    if (read === 0) throw Object.assign(new TypeError(`Cannot read ${path} as .npy: the data is truncated (the file shrank while it was read)`), { code: 'ERR_INVALID_ARG' });
+    if (read === 0) throw unreadable(path, 'the data is truncated (the file shrank while it was read)');
     done += read;
   }
 }
@@ -127,13 +127,18 @@ function convert({ read, size, littleEndian, native }: Layout, bytes: Uint8Array
   for (let k = 0; k < count; k++) values[first + k] = read(view, k * size, littleEndian);
 }
 
+/** The error for a source that is no .npy we can read: `ERR_INVALID_ARG`, naming it and the problem. */
+function unreadable(where: string, problem: string): TypeError {
+  return Object.assign(new TypeError(`Cannot read ${where} as .npy: ${problem}`), { code: 'ERR_INVALID_ARG' });
+}
+
 /**
  * Reads and checks the header of a .npy file of `totalBytes`, whose first bytes `head(n)` gives;
  * throws an `ERR_INVALID_ARG` error that names `where` and the problem.
  */
 function parseLayout(head: (length: number) => Uint8Array, totalBytes: number, where: string): Layout {
   const fail = (problem: string): never => {
-    throw Object.assign(new TypeError(`Cannot read ${where} as .npy: ${problem}`), { code: 'ERR_INVALID_ARG' });
+    throw unreadable(where, problem);
   };
   let bytes = head(12);
   if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== kMagic) fail('it does not start with the .npy magic string');
