@@ -5,8 +5,9 @@
  *
  *   dist/lib/index.cjs          the library: one CommonJS bundle, for `require` and `import` alike
  *   dist/lib/index.js           the ESM entry: named re-exports of index.cjs
- *   dist/workers/bootstrap.js   what each worker thread runs (ESM)
- *   dist/workers/coordinator.js the thread that runs a parallelizeSync call
+ *   dist/workers/bootstrap.cjs  what each worker thread runs
+ *   dist/workers/import-task.js how a worker imports task modules (ESM, loaded when first needed)
+ *   dist/workers/coordinator.cjs the thread that runs a parallelizeSync call
  *   dist/lib/bin.js             the `parallelize` command (it imports index.js)
  *   dist/types/                 the declarations reachable from the public entry, under a "commonjs"
  *                               package.json because they describe index.cjs; dist/lib/index.d.ts
@@ -24,12 +25,20 @@
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 
 // Whitespace and syntax are minified, names are not: a user's stack trace should still read.
 const common: BuildOptions = {
   bundle: true, platform: 'node', target: 'node20', sourcemap: true, legalComments: 'none', logLevel: 'warning',
   minifyWhitespace: true, minifySyntax: true,
+};
+
+/** Leaves `../lib/index.js` (the public entry) out of a bundle, and loads the library bundle in its place. */
+const libraryFromBundle: Plugin = {
+  name: 'library-from-bundle',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/lib\/index\.js$/ }, () => ({ path: '../lib/index.cjs', external: true }));
+  },
 };
 
 await Promise.all([
@@ -42,9 +51,11 @@ await Promise.all([
     define: { 'import.meta.url': 'importMetaUrl' },
     banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   }),
-  build({ ...common, entryPoints: ['workers/bootstrap.ts'], format: 'esm', outfile: 'dist/workers/bootstrap.js' }),
+  // The threads' scripts are CommonJS, like the library: see entryScript() in lib/location.ts.
+  build({ ...common, entryPoints: ['workers/bootstrap.ts'], format: 'cjs', outfile: 'dist/workers/bootstrap.cjs' }),
+  build({ ...common, entryPoints: ['workers/import-task.ts'], format: 'esm', outfile: 'dist/workers/import-task.js' }),
   // The coordinator of parallelizeSync runs the library itself, from the public entry.
-  build({ ...common, entryPoints: ['workers/coordinator.ts'], format: 'esm', outfile: 'dist/workers/coordinator.js', external: ['../lib/index.js'] }),
+  build({ ...common, entryPoints: ['workers/coordinator.ts'], format: 'cjs', outfile: 'dist/workers/coordinator.cjs', plugins: [libraryFromBundle] }),
   build({
     ...common, entryPoints: ['lib/bin.ts'], format: 'esm', outfile: 'dist/lib/bin.js', external: ['./index.js'],
     banner: { js: '#!/usr/bin/env node' },

@@ -25,7 +25,7 @@ describe('the packed package', { timeout: 120_000 }, () => {
 
   test('holds the built library and no sources, specs or scripts', () => {
     assert.ok(files.includes('dist/lib/index.js') && files.includes('dist/lib/index.cjs') && files.includes('dist/lib/index.d.ts'));
-    assert.ok(files.includes('dist/workers/bootstrap.js'), 'the worker bootstrap ships');
+    assert.ok(files.includes('dist/workers/bootstrap.cjs'), 'the worker bootstrap ships');
     assert.ok(files.includes('README.md') && files.includes('CHANGELOG.md') && files.includes('LICENSE'));
     assert.deepEqual(files.filter((file) => /^(lib|workers|spec|scripts)\//.test(file) || file.endsWith('.map')), []);
   });

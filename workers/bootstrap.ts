@@ -4,12 +4,12 @@
  * and answer every RUN_CHUNK with exactly one message, so the main thread's count of chunks in
  * flight can never drift.
  */
-import assert from 'node:assert';
 import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { now } from '../lib/clock.js';
 import { collectorFor, releaseDropped, useFlagLock } from '../lib/collect.js';
 import { cloneable, serializeError } from '../lib/errors.js';
+import type { ImportTask } from '../lib/location.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
 import {
   MessageType, kStatusIndexField, kStatusJobField, kStatusReadyField, kStatusStartedField,
@@ -33,7 +33,6 @@ interface Job {
 const debug = debuglog('parallelize');
 const port = parentPort!;
 const { status, sharedBytes, flagLock } = workerData as WorkerStartup;
-useFlagLock(flagLock);
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
 const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 // Each call's result matrix, once the main thread has it; read when a chunk starts.
@@ -48,56 +47,61 @@ const collect = collectorFor(sharedBytes);
 // An error that escapes fn's call (a throwing timer, a rejected promise fn did not await) would
 // end the thread, and be blamed on whichever item runs then. We blame the call that last ran here
 // instead, by name of what happened, and keep the thread.
-const onStray = (error: unknown): void => {
+function onStray(error: unknown): void {
   const cause = serializeError(error);
   const message = `an error escaped fn's call (from a timer or a promise it did not await): ${cause.isError ? `${cause.name}: ${cause.message}` : cause.message}`;
   port.postMessage({ type: MessageType.JOB_FAILED, jobId: status[kStatusJobField]!, failure: { code: 'ERR_TASK_FAILED', message, cause } } satisfies WorkerMessage);
-};
-process.on('uncaughtException', onStray);
-process.on('unhandledRejection', onStray);
+}
 
-port.on('message', (message: MainMessage) => {
-  switch (message.type) {
-    case MessageType.JOB_START:
-      jobs.set(message.jobId, loadJob(message));
-      if (message.output) outputs.set(message.jobId, message.output);
-      break;
-    case MessageType.JOB_OUTPUT:
-      outputs.set(message.jobId, message.output);
-      break;
-    case MessageType.RUN_CHUNK: {
-      // Look the job up now, not when the chunk's turn comes: JOB_END may arrive in between.
-      const job = jobs.get(message.jobId);
-      assert(job, `RUN_CHUNK for unknown job ${message.jobId}`);
-      queue = queue.then(() => runAndReport(job, message));
-      break;
+/** Called by the thread's entry script (lib/location.ts), with what to import task modules with. */
+export function start(importTask: ImportTask): void {
+  useFlagLock(flagLock);
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
+
+  port.on('message', (message: MainMessage) => {
+    switch (message.type) {
+      case MessageType.JOB_START:
+        jobs.set(message.jobId, loadJob(message, importTask));
+        if (message.output) outputs.set(message.jobId, message.output);
+        break;
+      case MessageType.JOB_OUTPUT:
+        outputs.set(message.jobId, message.output);
+        break;
+      case MessageType.RUN_CHUNK: {
+        // Look the job up now, not when the chunk's turn comes: JOB_END may arrive in between.
+        const job = jobs.get(message.jobId);
+        if (job === undefined) throw new Error(`RUN_CHUNK for unknown job ${message.jobId}`);
+        queue = queue.then(() => runAndReport(job, message));
+        break;
+      }
+      case MessageType.JOB_END: {
+        // Only its size: a handle to the result still held here would survive the collection.
+        const resultBytes = outputs.get(message.jobId)?.values.byteLength;
+        jobs.delete(message.jobId);
+        outputs.delete(message.jobId);
+        collect(message.sharedBytes + allocatedSharedBytes());
+        // Not in the threads of a one-shot call, about to be shut down: they would first look for
+        // gc() (~5 ms in a fresh thread), and then collect what their exit frees anyway.
+        if (resultBytes !== undefined && message.release) releaseDropped(resultBytes);
+        break;
+      }
+      case MessageType.SHUTDOWN:
+        // Closing the port empties our event loop, so the thread exits by itself; unlike
+        // terminate(), a normal exit lets V8 write coverage and runs exit handlers.
+        port.close();
+        break;
+      default:
+        throw new Error(`Unknown message type ${(message as { type: unknown }).type}`);
     }
-    case MessageType.JOB_END: {
-      // Only its size: a handle to the result still held here would survive the collection.
-      const resultBytes = outputs.get(message.jobId)?.values.byteLength;
-      jobs.delete(message.jobId);
-      outputs.delete(message.jobId);
-      collect(message.sharedBytes + allocatedSharedBytes());
-      // Not in the threads of a one-shot call, about to be shut down: they would first look for
-      // gc() (~5 ms in a fresh thread), and then collect what their exit frees anyway.
-      if (resultBytes !== undefined && message.release) releaseDropped(resultBytes);
-      break;
-    }
-    case MessageType.SHUTDOWN:
-      // Closing the port empties our event loop, so the thread exits by itself; unlike
-      // terminate(), a normal exit lets V8 write coverage and runs exit handlers.
-      port.close();
-      break;
-    default:
-      assert.fail(`Unknown message type ${(message as { type: unknown }).type}`);
-  }
-});
+  });
 
-// Last, once every listener is in place: the pool counts a thread as warm from here.
-status[kStatusReadyField] = 1;
+  // Last, once every listener is in place: the pool counts a thread as warm from here.
+  status[kStatusReadyField] = 1;
+}
 
-async function loadJob(message: JobStartMessage): Promise<Job | SerializedFailure> {
-  const loaded = await loadFunction(message.fn);
+async function loadJob(message: JobStartMessage, importTask: ImportTask): Promise<Job | SerializedFailure> {
+  const loaded = await loadFunction(message.fn, importTask);
   if ('code' in loaded) return loaded;
   return {
     ...loaded, context: message.context, collect: message.collect, keepValues: message.keepValues, control: message.control,

@@ -13,34 +13,38 @@ import {
 } from '../lib/protocol.js';
 
 const { data, matrix, fn, options, state, port, output } = workerData as CoordinatorStartup;
-// Our workers' output, and ours, reaches the process's stdout and stderr through events on the
-// caller's thread, which is blocked: it came after the caller's own next output, and was lost when
-// the process ended right after the call. We post it to the caller instead, which writes it while
-// it waits, and all of it before the call returns (a one-shot call waits for its workers' exit,
-// which delivers their last output to us first).
-process.stdout.write = forwardTo('stdout');
-process.stderr.write = forwardTo('stderr');
-const heartbeat = setInterval(() => Atomics.add(state, kSyncHeartbeatField, 1), kHeartbeatMs);
-let outcome: CoordinatorOutcome;
-try {
-  const input = matrix ? new Matrix(matrix.data, matrix.rows, matrix.cols) : data;
-  // compileInline gives back a function whose source is the caller's, as parallelize needs.
-  const mapper = 'source' in fn ? compileInline(fn.source) : task(fn.module, fn.exportName);
-  // Never on this thread: a long fn here would stop the heartbeat the caller watches.
-  const result = await parallelize(input as never, mapper as never, { ...options, callingThread: false });
-  const errors = (result as Partial<CollectedMatrix>).errors?.map(({ index, error }) => ({
-    code: error.code, message: error.message, index, ...(error.cause !== undefined && { cause: serializeError(error.cause) }),
-  }));
-  outcome = { ok: true, rows: result.rows, cols: result.cols, data: result.data, ...(errors && { errors }) };
-} catch (error) {
-  outcome = describeFailure(error);
+
+/** Called by the thread's entry script (lib/location.ts): runs the call, then reports it. */
+export async function start(): Promise<void> {
+  // Our workers' output, and ours, reaches the process's stdout and stderr through events on the
+  // caller's thread, which is blocked: it came after the caller's own next output, and was lost when
+  // the process ended right after the call. We post it to the caller instead, which writes it while
+  // it waits, and all of it before the call returns (a one-shot call waits for its workers' exit,
+  // which delivers their last output to us first).
+  process.stdout.write = forwardTo('stdout');
+  process.stderr.write = forwardTo('stderr');
+  const heartbeat = setInterval(() => Atomics.add(state, kSyncHeartbeatField, 1), kHeartbeatMs);
+  let outcome: CoordinatorOutcome;
+  try {
+    const input = matrix ? new Matrix(matrix.data, matrix.rows, matrix.cols) : data;
+    // compileInline gives back a function whose source is the caller's, as parallelize needs.
+    const mapper = 'source' in fn ? compileInline(fn.source) : task(fn.module, fn.exportName);
+    // Never on this thread: a long fn here would stop the heartbeat the caller watches.
+    const result = await parallelize(input as never, mapper as never, { ...options, callingThread: false });
+    const errors = (result as Partial<CollectedMatrix>).errors?.map(({ index, error }) => ({
+      code: error.code, message: error.message, index, ...(error.cause !== undefined && { cause: serializeError(error.cause) }),
+    }));
+    outcome = { ok: true, rows: result.rows, cols: result.cols, data: result.data, ...(errors && { errors }) };
+  } catch (error) {
+    outcome = describeFailure(error);
+  }
+  clearInterval(heartbeat);
+  port.postMessage(outcome);
+  port.close();
+  output.close();
+  Atomics.store(state, kSyncStateField, kSyncSettled);
+  wakeCaller(state);
 }
-clearInterval(heartbeat);
-port.postMessage(outcome);
-port.close();
-output.close();
-Atomics.store(state, kSyncStateField, kSyncSettled);
-wakeCaller(state);
 
 function describeFailure(error: unknown): CoordinatorOutcome {
   const serialized = serializeError(error);

@@ -1,17 +1,15 @@
 import { compileCached, type Mapper } from '../lib/compile.js';
 import { serializeError } from '../lib/errors.js';
+import type { ImportTask } from '../lib/location.js';
 import type { FnSpec, SerializedFailure } from '../lib/protocol.js';
 
-let typeScriptHook: Promise<void> | undefined;
-
-/** The call's function, or the failure to report for every chunk of the call. */
-export async function loadFunction(spec: FnSpec): Promise<{ fn: Mapper; inline: boolean } | SerializedFailure> {
+/** The call's function, or the failure to report for every chunk of the call; task modules come from `importTask`. */
+export async function loadFunction(spec: FnSpec, importTask: ImportTask): Promise<{ fn: Mapper; inline: boolean } | SerializedFailure> {
   // The main thread compiled inline sources already, so this cannot throw a SyntaxError here.
   if (spec.kind === 'inline') return { fn: compileCached(spec.source), inline: true };
   let namespace: Record<string, unknown>;
   try {
-    if (/\.[cm]?tsx?$/.test(spec.url)) await registerTypeScript();
-    namespace = await import(spec.url) as Record<string, unknown>;
+    namespace = await importTask(spec.url);
   } catch (error) {
     const hint = /Unknown file extension "\.[cm]?tsx?"/.test(String(error))
       ? ' (TypeScript task modules need tsx installed next to the caller, or a Node.js that strips types)' : '';
@@ -24,20 +22,4 @@ export async function loadFunction(spec: FnSpec): Promise<{ fn: Mapper; inline: 
     return { code: 'ERR_TASK_LOAD', message: `Task module ${spec.url} cannot be used: ${what}` };
   }
   return { fn: fn as Mapper, inline: false };
-}
-
-/**
- * Workers do not inherit tsx's loader from the parent's `--import tsx` on Node 20
- * (https://github.com/privatenumber/tsx/issues/354), but registering it from inside the worker
- * works. When tsx is not installed we go on and let Node try (type stripping on newer versions).
- */
-function registerTypeScript(): Promise<void> {
-  typeScriptHook ??= (async () => {
-    const specifier = 'tsx/esm/api';
-    try {
-      const { register } = await import(specifier) as { register: () => unknown };
-      register();
-    } catch { /* not installed */ }
-  })();
-  return typeScriptHook;
 }
