@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import { recycleBeforeAllocating } from './collect.js';
+import { recycler } from './collect.js';
 import { invalidArg, ParallelizeError } from './errors.js';
 import type { SharedTypedArray } from './protocol.js';
 
@@ -25,9 +25,10 @@ export function countSharedBytes(bytes: number): void {
 }
 
 function newShared(bytes: number): SharedArrayBuffer {
-  recycleBeforeAllocating(bytes, sharedBytesAllocated);
+  recycler.beforeAllocating(bytes, sharedBytesAllocated);
   const buffer = new SharedArrayBuffer(bytes);
   countSharedBytes(bytes);
+  recycler.allocated(buffer);
   return buffer;
 }
 
