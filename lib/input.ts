@@ -47,6 +47,9 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
 }
 
 function checkDense(data: readonly unknown[]): void {
+  // includes() reads a hole as undefined, and V8 answers it at once for an Array of numbers: a
+  // loop over 1,000,000 of them took ~0.4 ms, a third of a cheap call's whole time.
+  if (!data.includes(undefined)) return;
   for (let i = 0; i < data.length; i++) {
     if (!(i in data)) throw invalidArg('data', `a dense Array, but \`data[${i}]\` is a hole in a sparse Array`, data);
   }

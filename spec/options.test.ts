@@ -70,6 +70,17 @@ describe('bad arguments', () => {
   test('sparse arrays are rejected, naming the hole', async () => {
     const sparse = [1, , 3] as number[]; // eslint-disable-line no-sparse-arrays
     await assertRejects(() => parallelize(sparse, double), TypeError, /`data\[1\]` is a hole in a sparse Array/);
+    // A hole far in, among a million numbers, after items that are undefined on purpose.
+    const far = Array.from({ length: 1_000_000 }, (_, i) => i as number | undefined);
+    far[10] = undefined;
+    delete far[654_321];
+    await assertRejects(() => parallelize(far, (x: number | undefined) => x ?? -1), TypeError, /`data\[654321\]` is a hole in a sparse Array/);
+    await assertRejects(() => parallelize(new Array(3), (x: unknown) => (x === undefined ? 0 : 1)), TypeError, /`data\[0\]` is a hole/);
+  });
+
+  test('items that are undefined on purpose are no holes', async () => {
+    const result = await parallelize([undefined, 2, undefined], (x: number | undefined) => x ?? -1);
+    assert.deepEqual(Array.from(result.data), [-1, 2, -1]);
   });
 
   test('an Array of typed arrays must hold one kind, naming the odd item', async () => {
