@@ -155,61 +155,30 @@ export const collectBeforeCall = collectorFor();
 /** Shared allocations at least this big are worth a young-generation collection first (see `recyclerFor`). */
 export const kRecycleMinBytes = 2 ** 20;
 
-/** What a thread calls around each shared allocation (see `recyclerFor`). */
-export interface Recycler {
-  /** Before allocating `bytes`, with the running total of shared bytes this thread allocated so far. */
-  beforeAllocating(bytes: number, allocatedBytes: number): void;
-  /** With each buffer just allocated. */
-  allocated(buffer: SharedArrayBuffer): void;
-  /** Bytes of the big buffers allocated here whose handles V8 has not been seen to collect. */
-  readonly uncollectedBytes: number;
-}
-
 /**
- * What to call around each shared allocation. The first write to fresh memory faults its pages in
- * (~2.5 ms per MiB on our 2-core VM), while memory the allocator got back is already in place. A
- * result the caller dropped stays allocated until V8 collects its handle, which V8 does not hurry
- * (see `kCollectAfterBytes`); but the handle is young, and a young-generation collection frees it.
- * So before a big allocation, when at least as much was allocated since the last such collection,
- * we run one, and the allocator can hand that memory out again: in one loop of calls of 1,000,000
+ * A function to call before allocating `bytes` of shared memory, with the running total of shared
+ * bytes this thread allocated so far. The first write to fresh memory faults its pages in (~2.5 ms
+ * per MiB on our 2-core VM), while memory the allocator got back is already in place. A result the
+ * caller dropped stays allocated until V8 collects its handle, which V8 does not hurry (see
+ * `kCollectAfterBytes`); but the handle is young, and a young-generation collection frees it. So
+ * before a big allocation, when at least as much was allocated since the last such collection, we
+ * run one, and the allocator can hand that memory out again: in one loop of calls of 1,000,000
  * cheap items, from ~23.8 to ~1.9 ms a call. A call that copies its input into shared memory runs a
  * second one before its result, which frees nothing of its own but, we think, lets V8 finish giving
  * back what the first freed (it does so on another thread): with one collection at the start of the
  * call only, the allocator gave the memory of the last input and result back to the system in
  * most calls, and the loop took ~14 ms a call instead of ~3. Each costs ~0.2 ms here with few young
- * objects, and more with many (median 1.5 ms with 100,000 live ones, which it also promotes early).
- *
- * It frees nothing when V8 has already collected every big buffer we allocated (the program's own
- * collections did), so then we skip it: a FinalizationRegistry tells, once the event loop has
- * turned after that collection. In an await loop of calling-thread calls, which never lets it turn,
- * and while the caller keeps a big result, we run it as before. The registry watches a token that
- * lives as long as its buffer (a WeakMap entry), not the buffer: V8 keeps what a registry watches
- * through young-generation collections, and a loop of calls then reused no memory at all (48 MiB
- * of dropped 2 MiB results instead of 4). A WeakRef would not do either: reading one keeps its
- * target alive until the event loop turns.
+ * objects, and more with many (median 1.5 ms with 100,000 live ones, which it also promotes early),
+ * and frees nothing when the caller keeps its results or a full collection freed them already.
+ * (A WeakRef cannot tell that a full one ran: its target stays alive until the event loop turns,
+ * which an await loop of calling-thread calls never lets it.)
  */
-export function recyclerFor(collector: () => Collect | undefined = garbageCollector): Recycler {
+export function recyclerFor(collector: () => Collect | undefined = garbageCollector): (bytes: number, allocatedBytes: number) => void {
   let recycledAt = 0;
-  let uncollectedBytes = 0;
-  const collected = new FinalizationRegistry<number>((bytes) => { uncollectedBytes -= bytes; });
-  const tokens = new WeakMap<SharedArrayBuffer, object>(); // each buffer's token, as long as it lives
-  return {
-    beforeAllocating(bytes, allocatedBytes) {
-      if (bytes < kRecycleMinBytes || allocatedBytes - recycledAt < bytes) return;
-      recycledAt = allocatedBytes;
-      if (uncollectedBytes === 0) return debug('thread %d: no young-generation collection before allocating %d MiB: V8 collected every big buffer already', thread(), Math.round(bytes / 2 ** 20));
-      collectYoung(collector, `before allocating ${Math.round(bytes / 2 ** 20)} MiB`);
-    },
-    allocated(buffer) {
-      if (buffer.byteLength < kRecycleMinBytes) return;
-      uncollectedBytes += buffer.byteLength;
-      const token = {};
-      tokens.set(buffer, token);
-      collected.register(token, buffer.byteLength);
-    },
-    get uncollectedBytes() {
-      return uncollectedBytes;
-    },
+  return (bytes, allocatedBytes) => {
+    if (bytes < kRecycleMinBytes || allocatedBytes - recycledAt < bytes) return;
+    recycledAt = allocatedBytes;
+    collectYoung(collector, `before allocating ${Math.round(bytes / 2 ** 20)} MiB`);
   };
 }
 
@@ -220,8 +189,8 @@ function collectYoung(collector: () => Collect | undefined, why: string): void {
   collect?.({ type: 'minor' });
 }
 
-/** This thread's recycler, called around each shared allocation (memory.ts). */
-export const recycler = recyclerFor();
+/** Called by this thread before each shared allocation (memory.ts). */
+export const recycleBeforeAllocating = recyclerFor();
 
 /**
  * A worker has let go of a call's result matrix of `bytes`: frees its young handle if the matrix is

@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import { recycler } from './collect.js';
+import { recycleBeforeAllocating } from './collect.js';
 import { invalidArg, ParallelizeError } from './errors.js';
 import type { SharedTypedArray } from './protocol.js';
 
@@ -25,10 +25,9 @@ export function countSharedBytes(bytes: number): void {
 }
 
 function newShared(bytes: number): SharedArrayBuffer {
-  recycler.beforeAllocating(bytes, sharedBytesAllocated);
+  recycleBeforeAllocating(bytes, sharedBytesAllocated);
   const buffer = new SharedArrayBuffer(bytes);
   countSharedBytes(bytes);
-  recycler.allocated(buffer);
   return buffer;
 }
 

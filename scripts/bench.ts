@@ -86,11 +86,11 @@ async function timing(benchCase: BenchCase): Promise<Timing> {
     // Alternate which goes first, so drift in the machine's speed hits both alike.
     const order = r % 2 === 0 ? ['serial', 'parallel'] : ['parallel', 'serial'];
     for (const mode of order) {
-      await settle();
+      settle();
       if (mode === 'serial') serialMs.push(await time(() => prepared.serial()));
       else parallelMs.push(await time(() => prepared.parallel(pool)));
     }
-    await settle();
+    settle();
     oneShotMs.push(await time(async () => { const fresh = createPool(); await prepared.parallel(fresh); await fresh.close(); }));
   }
   await pool.close();
@@ -103,13 +103,9 @@ async function timing(benchCase: BenchCase): Promise<Timing> {
  * fresh memory costs ~2.5 ms per MiB to touch: with 8 MiB results, which side found the other's
  * freed memory decided the cheap case (1.5 against 23 ms, either way round). Now every run starts
  * with the garbage of the last one gone, as in a program that calls one or the other in a loop.
- * Then a turn of the event loop, as a program makes between two calls, for that collection's
- * finalizers to run: the library skips a young-generation collection of its own when they say it
- * would free nothing (lib/collect.ts).
  */
-async function settle(): Promise<void> {
+function settle(): void {
   (globalThis as { gc?: () => void }).gc?.();
-  await new Promise((resolve) => setImmediate(resolve));
 }
 
 function measure(benchCase: BenchCase): Row {

@@ -123,69 +123,18 @@ describe('garbage collection of shared memory', () => {
 
   test('before a big shared allocation, a young-generation collection, once as much was allocated since the last one', () => {
     const asked: unknown[] = [];
-    const recycler = recyclerFor(() => (options) => asked.push(options));
-    const held = new SharedArrayBuffer(kRecycleMinBytes);
-    recycler.allocated(held);
-    recycler.beforeAllocating(kRecycleMinBytes - 1, 100 * MiB);
+    const recycle = recyclerFor(() => (options) => asked.push(options));
+    recycle(kRecycleMinBytes - 1, 100 * MiB);
     assert.equal(asked.length, 0, 'small allocations cost less than a collection');
-    recycler.beforeAllocating(8 * MiB, 4 * MiB);
+    recycle(8 * MiB, 4 * MiB);
     assert.equal(asked.length, 0, 'less was allocated before than is asked for now');
-    recycler.beforeAllocating(8 * MiB, 8 * MiB);
+    recycle(8 * MiB, 8 * MiB);
     assert.deepEqual(asked, [{ type: 'minor' }]);
-    recycler.beforeAllocating(8 * MiB, 12 * MiB);
+    recycle(8 * MiB, 12 * MiB);
     assert.equal(asked.length, 1, 'counted from the last one');
-    recycler.beforeAllocating(8 * MiB, 16 * MiB);
+    recycle(8 * MiB, 16 * MiB);
     assert.equal(asked.length, 2);
-    assert.equal(recycler.uncollectedBytes, held.byteLength, 'a buffer still held stays uncollected');
-    const withoutGc = recyclerFor(() => undefined);
-    withoutGc.allocated(held);
-    withoutGc.beforeAllocating(8 * MiB, 64 * MiB); // no gc() to be had: nothing to do, no throw
-  });
-
-  test('none once V8 has collected every big buffer allocated before: it would free nothing', async () => {
-    const asked: unknown[] = [];
-    const recycler = recyclerFor(() => (options) => asked.push(options));
-    // Allocated in a function of their own, so that no register of this one still holds them.
-    const allocateAndDrop = (bytes: number): void => recycler.allocated(new SharedArrayBuffer(bytes));
-    allocateAndDrop(kRecycleMinBytes);
-    allocateAndDrop(kRecycleMinBytes - 1);
-    assert.equal(recycler.uncollectedBytes, kRecycleMinBytes, 'small buffers are not counted');
-    const collect = garbageCollector();
-    assert.ok(collect, 'gc() can be had here');
-    // Finalizers run once the event loop turns after the collection.
-    for (let tries = 0; recycler.uncollectedBytes > 0 && tries < 100; tries++) {
-      collect();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    assert.equal(recycler.uncollectedBytes, 0);
-    recycler.beforeAllocating(8 * MiB, 8 * MiB);
-    assert.equal(asked.length, 0);
-    const held = new SharedArrayBuffer(kRecycleMinBytes);
-    recycler.allocated(held);
-    recycler.beforeAllocating(8 * MiB, 16 * MiB);
-    assert.deepEqual(asked, [{ type: 'minor' }], 'a big buffer allocated since, still held, brings it back');
-    assert.equal(held.byteLength, kRecycleMinBytes);
-  });
-
-  test('a call skips it after the program\'s own collection freed the last results, and runs it in an await loop', () => {
-    const run = child(`
-      import { createPool } from '@parallelize/core';
-      const pool = createPool({ cores: 1 });
-      const data = new Float64Array(new SharedArrayBuffer(2 * 2 ** 20));
-      const call = async () => { await pool.parallelize(data, (x) => x + 1); };
-      await call();
-      await call();
-      console.error('-- after a full collection and a turn of the event loop');
-      gc();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await call();
-      await pool.close();
-    `, ['--expose-gc'], { NODE_DEBUG: 'parallelize' });
-    assert.equal(run.status, 0, run.stderr);
-    const [before, after] = run.stderr.split('-- after a full collection');
-    assert.match(before!, /young-generation collection before allocating 2 MiB/, 'the second call of the await loop ran one');
-    assert.match(after!, /no young-generation collection before allocating 2 MiB: V8 collected every big buffer already/);
-    assert.doesNotMatch(after!, /: young-generation collection before/);
+    recyclerFor(() => undefined)(8 * MiB, 64 * MiB); // no gc() to be had: nothing to do, no throw
   });
 
   test('a worker frees its handle of a big result as the call ends, and only of a big one', () => {
