@@ -25,7 +25,7 @@ describe('the packed package', { timeout: 120_000 }, () => {
 
   test('holds the built library and no sources, specs or scripts', () => {
     assert.ok(files.includes('dist/lib/index.js') && files.includes('dist/lib/index.cjs') && files.includes('dist/lib/index.d.ts'));
-    assert.ok(files.includes('dist/workers/bootstrap.cjs'), 'the worker bootstrap ships');
+    for (const script of ['bootstrap.cjs', 'coordinator.cjs', 'import-task.js']) assert.ok(files.includes(`dist/workers/${script}`), `dist/workers/${script} ships`);
     assert.ok(files.includes('README.md') && files.includes('CHANGELOG.md') && files.includes('LICENSE'));
     assert.deepEqual(files.filter((file) => /^(lib|workers|spec|scripts)\//.test(file) || file.endsWith('.map')), []);
   });
@@ -96,12 +96,13 @@ describe('the packed package', { timeout: 120_000 }, () => {
     assert.deepEqual(output, { a: [[1, 2], [2, 4], [3, 6]], b: [1, 8, 27], types: ['function', 'function', 'function'] });
   });
 
-  test('is required from CommonJS, and its threads still start', () => {
+  test('is required from CommonJS, and its threads still start, parallelizeSync\'s too', () => {
     writeFileSync(join(work, 'main.cjs'), `
-      const { parallelize, Matrix } = require('@parallelize/core');
+      const { parallelize, parallelizeSync, Matrix } = require('@parallelize/core');
+      const blocking = parallelizeSync([1, 2], (x) => x * 10);
       parallelize(Float64Array.of(1, 2, 3), (x) => x + 1, { callingThread: false })
-        .then((m) => console.log(JSON.stringify({ data: Array.from(m.data), matrix: m instanceof Matrix })));
+        .then((m) => console.log(JSON.stringify({ data: Array.from(m.data), matrix: m instanceof Matrix, sync: Array.from(blocking.data) })));
     `);
-    assert.deepEqual(JSON.parse(run(process.execPath, ['main.cjs'])), { data: [2, 3, 4], matrix: true });
+    assert.deepEqual(JSON.parse(run(process.execPath, ['main.cjs'])), { data: [2, 3, 4], matrix: true, sync: [10, 20] });
   });
 });
