@@ -14,7 +14,10 @@ import {
 
 const { data, matrix, fn, options, state, port, output } = workerData as CoordinatorStartup;
 
-/** Called by the thread's entry script (lib/location.ts): runs the call, then reports it. */
+/**
+ * Called by the thread's entry script (lib/location.ts): runs the call, then reports it. The task
+ * importer the script hands every thread goes unused here: the workers this call starts import.
+ */
 export async function start(): Promise<void> {
   // Our workers' output, and ours, reaches the process's stdout and stderr through events on the
   // caller's thread, which is blocked: it came after the caller's own next output, and was lost when
