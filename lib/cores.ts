@@ -32,6 +32,27 @@ export function availableCores(): number {
   return detectCores({ env: process.env, affinity: availableParallelism(), quota: cgroupQuota() });
 }
 
+/** The CPUs this process may use, whatever `PARALLELIZE_CORES` says; read when first needed. */
+let cpuLimit: number | undefined;
+let warnedOversubscribed = false;
+
+/**
+ * @internal Called as a pool starts its thread number `threads`: warns once per process when that
+ * is more than the CPUs this process may use (`availableCores()` without `PARALLELIZE_CORES`).
+ * Threads beyond them share the CPUs and each runs slower; on a shared cluster node, so do other
+ * users' jobs. A `cores` or `PARALLELIZE_CORES` set for another machine is an easy mistake to make.
+ */
+export function warnIfOversubscribed(threads: number): void {
+  if (warnedOversubscribed) return;
+  cpuLimit ??= detectCores({ env: { ...process.env, PARALLELIZE_CORES: undefined }, affinity: availableParallelism(), quota: cgroupQuota() });
+  if (threads <= cpuLimit) return;
+  warnedOversubscribed = true;
+  process.emitWarning(
+    `A pool is starting ${threads} worker threads, but this process may use ${cpuLimit} CPU${cpuLimit === 1 ? '' : 's'} (its CPU affinity, cgroup quota or job scheduler's grant): the threads share them, and each runs slower. Set \`cores\` or PARALLELIZE_CORES to ${cpuLimit} or less, unless fn mostly waits.`,
+    { code: 'PARALLELIZE_OVERSUBSCRIBED' },
+  );
+}
+
 /** @internal `availableCores` from explicit sources, for tests. */
 export function detectCores({ env, affinity, quota }: CoreSources): number {
   const override = env.PARALLELIZE_CORES;

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
 import { collectBeforeCall } from './collect.js';
+import { warnIfOversubscribed } from './cores.js';
 import { ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
 import { callerGlobalIn } from './caller-globals.js';
@@ -187,6 +188,7 @@ export class Pool {
       exit: (handle, code, expected, error) => this.#onExit(handle, code, expected, error),
     }, this.#resourceLimits);
     this.#workers.add(worker);
+    warnIfOversubscribed(this.#workers.size);
     return worker;
   }
 

@@ -65,11 +65,46 @@ describe('cgroupQuota', () => {
   });
 });
 
+/** What availableCores() says in a child without PARALLELIZE_CORES: the CPUs it may use. */
+function availableCoresHere(): number {
+  const env = { ...process.env };
+  delete env.PARALLELIZE_CORES;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', "import { availableCores } from '@parallelize/core'; console.log(availableCores());"], { encoding: 'utf8', env });
+  return Number(child.stdout);
+}
+
 describe('availableCores', () => {
   const run = (env: Record<string, string>) => spawnSync(process.execPath, ['--input-type=module', '-e', `
     import { availableCores, createPool } from '@parallelize/core';
     console.log(JSON.stringify({ cores: availableCores(), pool: createPool().cores }));
   `], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+  test('a pool that starts more threads than the CPUs this process may use warns, once', () => {
+    const cpus = availableCoresHere();
+    const started = (env: Record<string, string>, cores?: number) => spawnSync(process.execPath, ['--input-type=module', '-e', `
+      import { createPool } from '@parallelize/core';
+      const warnings = [];
+      process.on('warning', (warning) => warnings.push([warning.code, warning.message]));
+      for (let pool = 0; pool < 2; pool++) {
+        const threads = createPool(${cores === undefined ? '' : `{ cores: ${cores} }`});
+        await threads.parallelize(Array.from({ length: 64 }, (_, i) => i), (x) => x + 1, { callingThread: false });
+        await threads.close();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      console.log(JSON.stringify(warnings));
+    `], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+    const over = started({ PARALLELIZE_CORES: String(cpus + 1) });
+    assert.equal(over.status, 0, over.stderr);
+    const warnings = JSON.parse(over.stdout) as [string, string][];
+    assert.equal(warnings.length, 1, 'once per process, though two pools started that many');
+    assert.equal(warnings[0]![0], 'PARALLELIZE_OVERSUBSCRIBED');
+    assert.match(warnings[0]![1], new RegExp(`starting ${cpus + 1} worker threads, but this process may use ${cpus} CPUs?`));
+    assert.match(warnings[0]![1], new RegExp(`Set \`cores\` or PARALLELIZE_CORES to ${cpus} or less`));
+    const option = started({}, cpus + 2);
+    assert.equal(JSON.parse(option.stdout)[0]?.[0], 'PARALLELIZE_OVERSUBSCRIBED', 'the cores option too');
+    const fits = started({ PARALLELIZE_CORES: String(cpus) });
+    assert.deepEqual(JSON.parse(fits.stdout), []);
+  });
 
   test('is the default number of threads, and follows the environment', () => {
     const slurm = run({ SLURM_CPUS_PER_TASK: '1' });
