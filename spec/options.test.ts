@@ -76,6 +76,16 @@ describe('bad arguments', () => {
     delete far[654_321];
     await assertRejects(() => parallelize(far, (x: number | undefined) => x ?? -1), TypeError, /`data\[654321\]` is a hole in a sparse Array/);
     await assertRejects(() => parallelize(new Array(3), (x: unknown) => (x === undefined ? 0 : 1)), TypeError, /`data\[0\]` is a hole/);
+    // Arrays that would answer includes() otherwise than \`in\`: an own includes, a subclass, Proxies.
+    const ownIncludes = Object.assign([1, , 3], { includes: () => false }); // eslint-disable-line no-sparse-arrays
+    class Tricky extends Array<number> { override includes(): boolean { return false; } }
+    const subclassed = Tricky.from([1, 2, 3]);
+    delete subclassed[1];
+    const filling = new Proxy([1, , 3], { get: (target, key, receiver) => Reflect.get(target, key, receiver) ?? 0 }); // eslint-disable-line no-sparse-arrays
+    const hiding = new Proxy([1, 2, 3], { has: (target, key) => key !== '1' && Reflect.has(target, key) });
+    for (const tricky of [ownIncludes, subclassed, filling, hiding]) {
+      await assertRejects(() => parallelize(tricky as number[], (x: number | undefined) => x ?? -1, { callingThread: false }), TypeError, /`data\[1\]` is a hole in a sparse Array/);
+    }
   });
 
   test('items that are undefined on purpose are no holes', async () => {
