@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { workerThreads } from './builtins.js';
 import { invalidArg } from './errors.js';
 
 /** Job schedulers' variables for the CPUs granted to this task, in the order we read them. */
@@ -32,23 +33,24 @@ export function availableCores(): number {
   return detectCores({ env: process.env, affinity: availableParallelism(), quota: cgroupQuota() });
 }
 
-/** The CPUs this process may use, whatever `PARALLELIZE_CORES` says; read when first needed. */
-let cpuLimit: number | undefined;
 let warnedOversubscribed = false;
 
 /**
- * @internal Called as a pool starts its thread number `threads`: warns once per process when that
- * is more than the CPUs this process may use (`availableCores()` without `PARALLELIZE_CORES`).
- * Threads beyond them share the CPUs and each runs slower; on a shared cluster node, so do other
- * users' jobs. A `cores` or `PARALLELIZE_CORES` set for another machine is an easy mistake to make.
+ * @internal Called on the main thread as a pool of up to `cores` threads starts its thread number
+ * `threads`, or as a `parallelizeSync` call asks for `threads`: warns once when that is more than
+ * the CPUs this process may use (`availableCores()` without `PARALLELIZE_CORES`). Threads beyond
+ * them share the CPUs and each runs slower; on a shared cluster node, so do other users' jobs. A
+ * `cores` or `PARALLELIZE_CORES` set for another machine is an easy mistake to make. Not from
+ * other threads, which would each warn again: parallelizeSync's coordinator starts afresh with
+ * every call.
  */
-export function warnIfOversubscribed(threads: number): void {
-  if (warnedOversubscribed) return;
-  cpuLimit ??= detectCores({ env: { ...process.env, PARALLELIZE_CORES: undefined }, affinity: availableParallelism(), quota: cgroupQuota() });
-  if (threads <= cpuLimit) return;
+export function warnIfOversubscribed(threads: number, cores: number): void {
+  if (warnedOversubscribed || !workerThreads().isMainThread) return;
+  const limit = detectCores({ env: { ...process.env, PARALLELIZE_CORES: undefined }, affinity: availableParallelism(), quota: cgroupQuota() });
+  if (!(threads > limit)) return;
   warnedOversubscribed = true;
   process.emitWarning(
-    `A pool is starting ${threads} worker threads, but this process may use ${cpuLimit} CPU${cpuLimit === 1 ? '' : 's'} (its CPU affinity, cgroup quota or job scheduler's grant): the threads share them, and each runs slower. Set \`cores\` or PARALLELIZE_CORES to ${cpuLimit} or less, unless fn mostly waits.`,
+    `A pool is starting more worker threads than the ${limit} CPU${limit === 1 ? '' : 's'} this process may use (its CPU affinity, cgroup quota or job scheduler's grant), up to ${cores}: they share the CPUs, and each runs slower. Ask for ${limit} or fewer (the \`cores\` option, --cores or PARALLELIZE_CORES), unless fn mostly waits.`,
     { code: 'PARALLELIZE_OVERSUBSCRIBED' },
   );
 }

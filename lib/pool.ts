@@ -188,7 +188,7 @@ export class Pool {
       exit: (handle, code, expected, error) => this.#onExit(handle, code, expected, error),
     }, this.#resourceLimits);
     this.#workers.add(worker);
-    warnIfOversubscribed(this.#workers.size);
+    warnIfOversubscribed(this.#workers.size, this.cores);
     return worker;
   }
 

@@ -6,6 +6,7 @@ import { entryScript, kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
 import { now } from './clock.js';
 import { collectBeforeCall } from './collect.js';
+import { warnIfOversubscribed } from './cores.js';
 import { allocatedSharedBytes, allocateShared, countSharedBytes, isTypedArray, toShared } from './memory.js';
 import { resolveOneShotOptions, type ParallelizeOptions } from './options.js';
 import type { CollectedMatrix, Data, ItemOf, Mapper } from './types.js';
@@ -30,10 +31,13 @@ import { toFnSpec, type TaskRef } from './task.js';
 export function parallelizeSync<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options: ParallelizeOptions<Context> & { readonly onError: 'collect' }): CollectedMatrix;
 export function parallelizeSync<D extends Data, Context = unknown>(data: D, fn: Mapper<ItemOf<D>, Context> | TaskRef, options?: ParallelizeOptions<Context>): Matrix;
 export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options?: ParallelizeOptions): Matrix {
-  resolveOneShotOptions(options);
+  const { call } = resolveOneShotOptions(options);
   if (options?.signal !== undefined) throw invalidArg('signal', 'absent in parallelizeSync (a blocked thread cannot see an abort; use timeout)', options.signal);
   if (options?.onProgress !== undefined) throw invalidArg('onProgress', 'absent in parallelizeSync (a blocked thread cannot call it)', options.onProgress);
   const spec = toFnSpec(fn);
+  // Here, once per process: the coordinator, a thread of its own, would warn on every call.
+  const items = data instanceof Matrix ? data.rows : Array.isArray(data) || isTypedArray(data) ? data.length : 0;
+  warnIfOversubscribed(Math.min(call.cores, items), call.cores);
   collectBeforeCall(allocatedSharedBytes(), true);
   const state = allocateShared(Int32Array, kSyncFieldCount);
   const { MessageChannel, receiveMessageOnPort, Worker } = workerThreads();

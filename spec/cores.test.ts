@@ -81,13 +81,14 @@ describe('availableCores', () => {
 
   test('a pool that starts more threads than the CPUs this process may use warns, once', () => {
     const cpus = availableCoresHere();
+    // One chunk per item, and enough of them, so that a pool starts every thread it may.
     const started = (env: Record<string, string>, cores?: number) => spawnSync(process.execPath, ['--input-type=module', '-e', `
       import { createPool } from '@parallelize/core';
       const warnings = [];
       process.on('warning', (warning) => warnings.push([warning.code, warning.message]));
       for (let pool = 0; pool < 2; pool++) {
         const threads = createPool(${cores === undefined ? '' : `{ cores: ${cores} }`});
-        await threads.parallelize(Array.from({ length: 64 }, (_, i) => i), (x) => x + 1, { callingThread: false });
+        await threads.parallelize(Array.from({ length: ${4 * (cpus + 2)} }, (_, i) => i), (x) => x + 1, { callingThread: false, chunkSize: 1 });
         await threads.close();
       }
       await new Promise((resolve) => setImmediate(resolve));
@@ -98,12 +99,38 @@ describe('availableCores', () => {
     const warnings = JSON.parse(over.stdout) as [string, string][];
     assert.equal(warnings.length, 1, 'once per process, though two pools started that many');
     assert.equal(warnings[0]![0], 'PARALLELIZE_OVERSUBSCRIBED');
-    assert.match(warnings[0]![1], new RegExp(`starting ${cpus + 1} worker threads, but this process may use ${cpus} CPUs?`));
-    assert.match(warnings[0]![1], new RegExp(`Set \`cores\` or PARALLELIZE_CORES to ${cpus} or less`));
+    assert.match(warnings[0]![1], new RegExp(`more worker threads than the ${cpus} CPUs? this process may use .*, up to ${cpus + 1}: `));
+    assert.match(warnings[0]![1], new RegExp(`Ask for ${cpus} or fewer`));
     const option = started({}, cpus + 2);
-    assert.equal(JSON.parse(option.stdout)[0]?.[0], 'PARALLELIZE_OVERSUBSCRIBED', 'the cores option too');
+    assert.equal(option.status, 0, option.stderr);
+    assert.match(JSON.parse(option.stdout)[0]?.[1] ?? '', new RegExp(`, up to ${cpus + 2}: `), 'the cores option too');
     const fits = started({ PARALLELIZE_CORES: String(cpus) });
+    assert.equal(fits.status, 0, fits.stderr);
     assert.deepEqual(JSON.parse(fits.stdout), []);
+  });
+
+  test('parallelizeSync warns once, from the calling thread, however many calls; pools in worker threads never', () => {
+    const cpus = availableCoresHere();
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      import { Worker } from 'node:worker_threads';
+      import { createPool, parallelizeSync } from '@parallelize/core';
+      const warnings = [];
+      process.on('warning', (warning) => warnings.push(warning.code));
+      // A pool in a thread of the caller's own: no warning from there.
+      await new Promise((resolve, reject) => new Worker(\`
+        import { createPool } from '@parallelize/core';
+        const pool = createPool({ cores: ${cpus + 1} });
+        await pool.parallelize(Array.from({ length: ${4 * (cpus + 2)} }, (_, i) => i), (x) => x, { callingThread: false, chunkSize: 1 });
+        await pool.close();
+      \`, { eval: true }).on('exit', resolve).on('error', reject));
+      const inThread = warnings.length;
+      for (let call = 0; call < 3; call++) parallelizeSync(Array.from({ length: ${4 * (cpus + 2)} }, (_, i) => i), (x) => x, { cores: ${cpus + 1}, chunkSize: 1 });
+      await new Promise((resolve) => setImmediate(resolve));
+      console.log(JSON.stringify({ inThread, warnings }));
+    `], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { inThread: 0, warnings: ['PARALLELIZE_OVERSUBSCRIBED'] });
+    assert.equal(run.stderr.match(/PARALLELIZE_OVERSUBSCRIBED/g)?.length, 1, 'printed once, by the calling thread: no coordinator printed it');
   });
 
   test('is the default number of threads, and follows the environment', () => {

@@ -122,6 +122,6 @@ export function runModule(body: string, { flags = [], env = {}, timeout = 60_000
  * Starts `body`, an ES module, in a child `node` as runModule does, with stdout and stderr piped,
  * for a spec that talks to it while it runs; it is killed after `timeout` ms, so a hang fails the spec.
  */
-export function spawnModule(body: string, timeout = 60_000): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ['--input-type=module', '-e', body], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(timeout) });
+export function spawnModule(body: string, timeout = 60_000, env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--input-type=module', '-e', body], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(timeout), env: { ...process.env, ...env } });
 }
