@@ -34,6 +34,8 @@ export function availableCores(): number {
 }
 
 let warnedOversubscribed = false;
+/** The CPUs this process may use, without `PARALLELIZE_CORES`: read once, not at every thread start. */
+let cpuLimit: number | undefined;
 
 /**
  * @internal Called on the main thread as a pool of up to `cores` threads starts its thread number
@@ -46,8 +48,8 @@ let warnedOversubscribed = false;
  */
 export function warnIfOversubscribed(threads: number, cores: number): void {
   if (warnedOversubscribed || !workerThreads().isMainThread) return;
-  const limit = detectCores({ env: { ...process.env, PARALLELIZE_CORES: undefined }, affinity: availableParallelism(), quota: cgroupQuota() });
-  if (!(threads > limit)) return;
+  const limit = (cpuLimit ??= detectCores({ env: { ...process.env, PARALLELIZE_CORES: undefined }, affinity: availableParallelism(), quota: cgroupQuota() }));
+  if (threads <= limit) return;
   warnedOversubscribed = true;
   process.emitWarning(
     `A pool is starting more worker threads than the ${limit} CPU${limit === 1 ? '' : 's'} this process may use (its CPU affinity, cgroup quota or job scheduler's grant), up to ${cores}: they share the CPUs, and each runs slower. Ask for ${limit} or fewer (the \`cores\` option, --cores or PARALLELIZE_CORES), unless fn mostly waits.`,
