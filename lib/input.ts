@@ -1,9 +1,8 @@
-import { types } from 'node:util';
 import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
 import { allocateShared, checkAttached, isTypedArray, kindOf, packRagged, toShared } from './memory.js';
 import type { InputSpec, SharedTypedArray } from './protocol.js';
-import { packRecords, recordsFor } from './records.js';
+import { isPlainArray, packRecords, recordsFor } from './records.js';
 
 /** The caller's data, ready to be read by workers. */
 export interface Input {
@@ -53,7 +52,7 @@ function checkDense(data: readonly unknown[]): void {
   // includes() reads a hole as undefined, and V8 answers it at once for an Array of numbers: a
   // loop over 1,000,000 of them took ~0.4 ms, a third of a cheap call's whole time. Only for a
   // plain Array: a subclass or a Proxy may answer it otherwise than `in` would.
-  if (!types.isProxy(data) && Object.getPrototypeOf(data) === Array.prototype && !arrayIncludes.call(data, undefined)) return;
+  if (isPlainArray(data) && !arrayIncludes.call(data, undefined)) return;
   for (let i = 0; i < data.length; i++) {
     if (!(i in data)) throw invalidArg('data', `a dense Array, but \`data[${i}]\` is a hole in a sparse Array`, data);
   }

@@ -70,13 +70,15 @@ function numberArrayWidth(value: unknown): number {
   return value.length;
 }
 
-// A Proxy cannot be cloned: it must fail as it would in a chunk of clones, not pass here.
+// A Proxy cannot be cloned: it must fail as it would in a chunk of clones, not pass here. It is
+// told apart first, so that none of its traps runs.
 function isPlainObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype && !types.isProxy(value);
+  return typeof value === 'object' && value !== null && !types.isProxy(value) && Object.getPrototypeOf(value) === Object.prototype;
 }
 
-function isPlainArray(value: unknown): value is unknown[] {
-  return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && !types.isProxy(value);
+/** An Array of Array.prototype, not a subclass nor a Proxy. */
+export function isPlainArray(value: unknown): value is unknown[] {
+  return Array.isArray(value) && !types.isProxy(value) && Object.getPrototypeOf(value) === Array.prototype;
 }
 
 /**
