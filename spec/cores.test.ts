@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { cgroupQuota, detectCores } from '../lib/cores.ts';
+import { runModule } from './helpers.ts';
 
 const machine = { env: {}, affinity: 128, quota: undefined };
 
@@ -67,10 +68,8 @@ describe('cgroupQuota', () => {
 
 /** What availableCores() says in a child without PARALLELIZE_CORES: the CPUs it may use. */
 function availableCoresHere(): number {
-  const env = { ...process.env };
-  delete env.PARALLELIZE_CORES;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', "import { availableCores } from '@parallelize/core'; console.log(availableCores());"], { encoding: 'utf8', env });
-  return Number(child.stdout);
+  // An empty PARALLELIZE_CORES counts as unset.
+  return Number(runModule("import { availableCores } from '@parallelize/core'; console.log(availableCores());", { env: { PARALLELIZE_CORES: '' } }).stdout);
 }
 
 describe('availableCores', () => {
@@ -82,7 +81,7 @@ describe('availableCores', () => {
   test('a pool that starts more threads than the CPUs this process may use warns, once', () => {
     const cpus = availableCoresHere();
     // One chunk per item, and enough of them, so that a pool starts every thread it may.
-    const started = (env: Record<string, string>, cores?: number) => spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const started = (env: Record<string, string>, cores?: number) => runModule(`
       import { createPool } from '@parallelize/core';
       const warnings = [];
       process.on('warning', (warning) => warnings.push([warning.code, warning.message]));
@@ -93,7 +92,7 @@ describe('availableCores', () => {
       }
       await new Promise((resolve) => setImmediate(resolve));
       console.log(JSON.stringify(warnings));
-    `], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+    `, { env });
     const over = started({ PARALLELIZE_CORES: String(cpus + 1) });
     assert.equal(over.status, 0, over.stderr);
     const warnings = JSON.parse(over.stdout) as [string, string][];
@@ -111,7 +110,7 @@ describe('availableCores', () => {
 
   test('parallelizeSync warns once, from the calling thread, however many calls; pools in worker threads never', () => {
     const cpus = availableCoresHere();
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const run = runModule(`
       import { Worker } from 'node:worker_threads';
       import { createPool, parallelizeSync } from '@parallelize/core';
       const warnings = [];
@@ -127,7 +126,7 @@ describe('availableCores', () => {
       for (let call = 0; call < 3; call++) parallelizeSync(Array.from({ length: ${4 * (cpus + 2)} }, (_, i) => i), (x) => x, { cores: ${cpus + 1}, chunkSize: 1 });
       await new Promise((resolve) => setImmediate(resolve));
       console.log(JSON.stringify({ inThread, warnings }));
-    `], { encoding: 'utf8', timeout: 60_000 });
+    `);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), { inThread: 0, warnings: ['PARALLELIZE_OVERSUBSCRIBED'] });
     assert.equal(run.stderr.match(/PARALLELIZE_OVERSUBSCRIBED/g)?.length, 1, 'printed once, by the calling thread: no coordinator printed it');
