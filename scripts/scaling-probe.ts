@@ -5,6 +5,10 @@
  * idle threads.
  *
  *   tsx scripts/plain-node.ts scripts/scaling-probe.ts --cores 4,16 --runs 7
+ *   tsx scripts/plain-node.ts scripts/scaling-probe.ts --cores 4,16 --trace-case objects-work --variants ''
+ *
+ * `--trace-case` traces another bench case instead of the subjects (its calls as bench.ts makes
+ * them); with `--variants ''` the timing table is skipped.
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -18,13 +22,19 @@ const { values: args } = parseArgs({
   options: {
     cores: { type: 'string', default: '4,16' }, runs: { type: 'string', default: '7' }, scale: { type: 'string', default: '1' },
     child: { type: 'string' }, variants: { type: 'string', default: 'auto,chunk1,chunk4,threads-only,raw,raw-shared' },
+    'trace-case': { type: 'string', default: 'subjects' },
   },
 });
 const coreCounts = args.cores.split(',').map(Number);
 const runs = Number(args.runs);
-const prepared = cases.find((c) => c.name === 'subjects')!.prepare(Number(args.scale));
-const shared = prepared.shared!;
-const rows = prepared.items;
+const variants = args.variants.split(',').filter(Boolean);
+const traceCase = cases.find((c) => c.name === args['trace-case']);
+if (traceCase === undefined) throw new Error(`no case ${args['trace-case']}; cases: ${cases.map((c) => c.name).join(', ')}`);
+// Made only where needed: 1,000 subjects take seconds and 512 MiB.
+const needsSubjects = variants.length > 0 || traceCase.name === 'subjects';
+const prepared = needsSubjects ? cases.find((c) => c.name === 'subjects')!.prepare(Number(args.scale)) : undefined;
+const shared = prepared?.shared ?? { data: new Float64Array(0), width: 1, cols: 1, fn: () => [], context: { mask: new Uint8Array(0) } };
+const rows = prepared?.items ?? 0;
 const data = new Matrix(shared.data, rows, shared.width);
 const context = shared.context as { mask: Uint8Array; dims: unknown };
 
@@ -45,7 +55,6 @@ const callOptions: Record<string, CallOptions> = {
 interface Result { wall: Record<string, number[]>; busyNsPerItem: Record<string, number[]> }
 
 async function child(): Promise<Result> {
-  const variants = args.variants.split(',');
   const pools = new Map<number, Pool>(coreCounts.map((n) => [n, createPool({ cores: n })]));
   // Only the raw variants asked for: 16 idle threads per variant are not free.
   const raws = new Map<string, RawWorkers>(coreCounts.flatMap((n) => [
@@ -76,11 +85,12 @@ async function child(): Promise<Result> {
 
 /** Library calls under NODE_DEBUG: every chunk's rows and ms, from the workers' own clocks. */
 async function traceChild(): Promise<void> {
+  const traced = traceCase!.name === 'subjects' ? prepared! : traceCase!.prepare(Number(args.scale));
   for (const n of coreCounts) {
     const pool = createPool({ cores: n });
     for (let k = 0; k < 4; k++) {
       const started = performance.now();
-      await pool.parallelize(data, shared.fn as never, { context });
+      await traced.parallel(pool);
       process.stderr.write(`CALL cores=${n} k=${k} wall=${(performance.now() - started).toFixed(1)}\n`);
     }
     await pool.close();
@@ -97,14 +107,16 @@ if (args.child === 'trace') {
 }
 
 const self = [process.argv[1]!, ...process.argv.slice(2)];
-console.log(`subjects probe: ${availableParallelism()} CPUs, Node ${process.version}, ${rows} rows, ${runs} runs`);
-const timing = spawnSync(process.execPath, [...self, '--child', 'timing'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-if (timing.status !== 0) throw new Error(`timing child failed: ${timing.stderr}`);
-const result = JSON.parse(timing.stdout.trim().split('\n').at(-1)!) as Result;
-console.log('| variant | wall ms median (min–max) | busy time per item (raw workers\' own clocks) |\n| --- | --- | --- |');
-for (const [mode, values] of Object.entries(result.wall)) {
-  const b = result.busyNsPerItem[mode]!;
-  console.log(`| ${mode} | ${ms(median(values))} (${span(values)}) | ${b.length ? (median(b) / 1e6).toFixed(3) + ' ms' : ''} |`);
+console.log(`subjects probe: ${availableParallelism()} CPUs, Node ${process.version}, ${rows} rows, ${runs} runs; tracing ${traceCase.name}`);
+if (variants.length > 0) {
+  const timing = spawnSync(process.execPath, [...self, '--child', 'timing'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (timing.status !== 0) throw new Error(`timing child failed: ${timing.stderr}`);
+  const result = JSON.parse(timing.stdout.trim().split('\n').at(-1)!) as Result;
+  console.log('| variant | wall ms median (min–max) | busy time per item (raw workers\' own clocks) |\n| --- | --- | --- |');
+  for (const [mode, values] of Object.entries(result.wall)) {
+    const b = result.busyNsPerItem[mode]!;
+    console.log(`| ${mode} | ${ms(median(values))} (${span(values)}) | ${b.length ? (median(b) / 1e6).toFixed(3) + ' ms' : ''} |`);
+  }
 }
 
 // Trace: per call, the workers' summed chunk time per item, per-thread busy, and the calling thread's share.
@@ -129,5 +141,5 @@ for (const line of trace.stderr.split('\n')) {
   const totalMs = chunks.reduce((s, c) => s + c.ms, 0);
   const items = chunks.reduce((s, c) => s + c.rows, 0);
   const busies = [...byThread.values()];
-  console.log(`trace job ${id} (${walls[id - 1] ?? '?'}): ${plan}; ${chunks.length} chunks, ${items} items on ${byThread.size} threads at ${(totalMs / items).toFixed(3)} ms/item; thread busy ms min ${Math.min(...busies).toFixed(0)} max ${Math.max(...busies).toFixed(0)}`);
+  console.log(`trace job ${id} (${walls[id - 1] ?? '?'}): ${plan}; ${chunks.length} chunks, ${items} items on ${byThread.size} threads at ${(totalMs / items).toFixed(4)} ms/item; thread busy ms min ${Math.min(...busies).toFixed(0)} max ${Math.max(...busies).toFixed(0)}`);
 });
