@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { Matrix, readNpy, writeNpy } from '@parallelize/core';
-import { randomFloats } from './helpers.ts';
+import { childEnv, randomFloats } from './helpers.ts';
 
 const bin = fileURLToPath(new URL('../dist/lib/bin.js', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/row-stats.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'parallelize-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000, env: childEnv() });
 
 function input(rows: number, cols: number, name = 'in.npy'): { path: string; data: Matrix } {
   const data = Matrix.alloc(rows, cols);
@@ -44,7 +44,7 @@ describe('parallelize run', () => {
     const { path } = input(400, 2, 'tty.npy');
     const out = join(dir, 'tty-out.npy');
     // script(1) runs the command on a pseudo-terminal, so stderr.isTTY is true.
-    const run = spawnSync('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} run spec/fixtures/row-stats.js --export rowStats --in ${path} --out ${out}`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} run spec/fixtures/row-stats.js --export rowStats --in ${path} --out ${out}`, '/dev/null'], { encoding: 'utf8', timeout: 30_000, env: childEnv() });
     assert.equal(run.status, 0, run.stdout);
     assert.match(run.stdout, /\r\[#{30}\] 400\/400 rows \(100%\), [\d.]+ rows\/s, ETA 0 s\x1b\[K/, 'each line clears what a longer one left');
     assert.equal(readNpy(out).rows, 400);
@@ -74,7 +74,7 @@ describe('parallelize run', () => {
     writeFileSync(join(project, 'node_modules', 'row-sums', 'package.json'), JSON.stringify({ name: 'row-sums', main: 'index.js' }));
     writeFileSync(join(project, 'node_modules', 'row-sums', 'index.js'), 'exports.sum = (row) => row.reduce((a, b) => a + b, 0);\n');
     const { path, data } = input(6, 3, 'pkg.npy');
-    const run = spawnSync(process.execPath, [bin, 'run', 'row-sums', '--export', 'sum', '--in', path, '--out', 'sums.npy', '--quiet'], { cwd: project, encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync(process.execPath, [bin, 'run', 'row-sums', '--export', 'sum', '--in', path, '--out', 'sums.npy', '--quiet'], { cwd: project, encoding: 'utf8', timeout: 30_000, env: childEnv() });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(Array.from(readNpy(join(project, 'sums.npy')).data), Array.from({ length: 6 }, (_, i) => data.row(i).reduce((a, b) => a + b, 0)));
   });
@@ -84,7 +84,7 @@ describe('parallelize run', () => {
     const gone = join(dir, 'gone');
     mkdirSync(gone);
     const run = spawnSync(process.execPath, [bin, 'run', fileURLToPath(new URL('./fixtures/removes-dir.js', import.meta.url)), '--in', path, '--out', join(gone, 'o.npy'), '--quiet'],
-      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PARALLELIZE_SPEC_REMOVE: gone } });
+      { encoding: 'utf8', timeout: 30_000, env: childEnv({ PARALLELIZE_SPEC_REMOVE: gone }) });
     assert.equal(run.status, 1, run.stderr);
     const kept = /could not write .*o\.npy \(.*ENOENT.*\); the result is in (\S+\.npy)\n$/.exec(run.stderr)?.[1];
     assert.ok(kept !== undefined && existsSync(kept), run.stderr);
@@ -93,7 +93,7 @@ describe('parallelize run', () => {
     // Where the temporary directory fails too, the message says both, and that the result is lost.
     mkdirSync(gone);
     const lost = spawnSync(process.execPath, [bin, 'run', fileURLToPath(new URL('./fixtures/removes-dir.js', import.meta.url)), '--in', path, '--out', join(gone, 'o.npy'), '--quiet'],
-      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PARALLELIZE_SPEC_REMOVE: gone, TMPDIR: join(dir, 'no-such-tmp') } });
+      { encoding: 'utf8', timeout: 30_000, env: childEnv({ PARALLELIZE_SPEC_REMOVE: gone, TMPDIR: join(dir, 'no-such-tmp') }) });
     assert.equal(lost.status, 1, lost.stderr);
     assert.match(lost.stderr, /could not write .*o\.npy \(.*ENOENT.*\), nor .*no-such-tmp.*\.npy \(.*ENOENT.*\); the result is lost\n$/);
   });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { cgroupQuota, detectCores } from '../lib/cores.ts';
@@ -73,10 +72,10 @@ function availableCoresHere(): number {
 }
 
 describe('availableCores', () => {
-  const run = (env: Record<string, string>) => spawnSync(process.execPath, ['--input-type=module', '-e', `
+  const run = (env: Record<string, string>) => runModule(`
     import { availableCores, createPool } from '@parallelize/core';
     console.log(JSON.stringify({ cores: availableCores(), pool: createPool().cores }));
-  `], { encoding: 'utf8', env: { ...process.env, ...env } });
+  `, { env });
 
   test('a pool that starts more threads than the CPUs this process may use warns, once', () => {
     const cpus = availableCoresHere();

@@ -111,11 +111,21 @@ export async function rejection(promise: Promise<unknown>, ms = 10_000): Promise
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /**
+ * The environment of a spec's child process: ours, with `env` added, but without PARALLELIZE_CORES.
+ * A shell that sets it above this machine's CPUs would make every child warn of oversubscription
+ * (and change its thread count): specs that want it set it themselves.
+ */
+export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { PARALLELIZE_CORES: _, ...inherited } = process.env;
+  return { ...inherited, ...env };
+}
+
+/**
  * Runs `body`, an ES module, in a child `node` started in the package root, where `@parallelize/core`
- * names the built package; `flags` go before it (`--require`, V8 flags), `env` adds to ours.
+ * names the built package; `flags` go before it (`--require`, V8 flags), `env` adds to ours (childEnv).
  */
 export function runModule(body: string, { flags = [], env = {}, timeout = 60_000 }: { flags?: string[]; env?: Record<string, string>; timeout?: number } = {}): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: packageRoot, encoding: 'utf8', timeout, env: { ...process.env, ...env } });
+  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: packageRoot, encoding: 'utf8', timeout, env: childEnv(env) });
 }
 
 /**
@@ -123,5 +133,5 @@ export function runModule(body: string, { flags = [], env = {}, timeout = 60_000
  * for a spec that talks to it while it runs; it is killed after `timeout` ms, so a hang fails the spec.
  */
 export function spawnModule(body: string, timeout = 60_000, env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ['--input-type=module', '-e', body], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(timeout), env: { ...process.env, ...env } });
+  return spawn(process.execPath, ['--input-type=module', '-e', body], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(timeout), env: childEnv(env) });
 }
