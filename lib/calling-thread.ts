@@ -125,8 +125,10 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   } catch {
     return { start: 0 }; // the threads report it as ERR_DATA_CLONE
   }
-  const getItem = itemReader(input.spec)(input.items, 0);
-  const items = typedItems(input.spec);
+  // Array items are read where they are: asking for the spec would take memory to pack them.
+  const spec = input.items === undefined ? input.spec : { kind: 'array' } as const;
+  const getItem = itemReader(spec)(input.items, 0);
+  const items = typedItems(spec);
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
   /**
@@ -222,15 +224,16 @@ export function steadyCost(lastBatchNs: number, cheapestBatchNs: number, itemNs:
 /**
  * What sending one of the next items to a worker costs, in ns: packing it twice over (packing and
  * unpacking cost about the same) for records, else a structured clone; Infinity when one cannot
- * be sent. Packing writes the items' own slots, which their chunk will write again.
+ * be sent. Packing goes to memory of its own, so that a call that stays here takes none for it.
  */
 function timeSending(input: Input, from: number): number {
   if (input.items === undefined) return 0;
   const end = Math.min(input.count, from + 64);
   const started = now();
   // packRecords returns false, never throws, for items it cannot read: the clone below then fails.
-  if (input.spec.kind === 'records' && packRecords(input.spec.records, input.items, from, end)) {
-    return (2 * (now() - started) * 1e6) / (end - from);
+  if (input.shape !== undefined) {
+    const scratch = { ...input.shape, values: new Float64Array((end - from) * input.shape.stride) };
+    if (packRecords(scratch, input.items.slice(from, end), 0, end - from)) return (2 * (now() - started) * 1e6) / (end - from);
   }
   try {
     structuredClone(input.items.slice(from, end));

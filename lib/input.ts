@@ -2,15 +2,22 @@ import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
 import { allocateShared, checkAttached, isTypedArray, kindOf, packRagged, toShared } from './memory.js';
 import type { InputSpec, SharedTypedArray } from './protocol.js';
-import { isPlainArray, packRecords, recordsFor } from './records.js';
+import { isPlainArray, packedRecords, packRecords, recordShape, type PackedRecords, type RecordShape } from './records.js';
 
 /** The caller's data, ready to be read by workers. */
 export interface Input {
   readonly count: number;
-  /** What every worker gets once per call. */
+  /**
+   * What every worker gets once per call. For Array items of one shape, reading it first takes
+   * the shared memory they are packed into: read it only once the call goes to threads.
+   */
   readonly spec: InputSpec;
   /** For Array inputs: the caller's items. */
   readonly items?: readonly unknown[];
+  /** For Array items of one simple shape: how they pack (records.ts). */
+  readonly shape?: RecordShape;
+  /** The shared memory the items were packed into, once `spec` took it. */
+  readonly packed?: Float64Array;
   /** What travels with the chunk of rows [start, end): clones of its items, or nothing when workers read them from shared memory. */
   chunkItems(start: number, end: number): unknown[] | undefined;
 }
@@ -38,11 +45,27 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     const { values, offsets } = packRagged(data as SharedTypedArray[]);
     return { count: data.length, spec: { kind: 'ragged', values, offsets }, chunkItems: inShared };
   }
-  const records = data.length > 0 ? recordsFor(data[0], data.length, allocate) : undefined;
-  if (records === undefined) return { count: data.length, spec: { kind: 'array' }, items: data, chunkItems: (start, end) => data.slice(start, end) };
+  const clones = (start: number, end: number) => data.slice(start, end);
+  const shape = data.length > 0 ? recordShape(data[0], data.length) : undefined;
+  if (shape === undefined) return { count: data.length, spec: { kind: 'array' }, items: data, chunkItems: clones };
+  // Taken when the call goes to threads: a call that stays on the calling thread takes no memory.
+  let records: PackedRecords | undefined;
+  let spec: InputSpec | undefined;
   return {
-    count: data.length, spec: { kind: 'records', records }, items: data,
-    chunkItems: (start, end) => (packRecords(records, data, start, end) ? undefined : data.slice(start, end)),
+    count: data.length, items: data, shape,
+    get spec() {
+      if (spec === undefined) {
+        records = packedRecords(shape, data.length, allocate);
+        spec = records === undefined ? { kind: 'array' } : { kind: 'records', records };
+      }
+      return spec;
+    },
+    get packed() {
+      return records?.values;
+    },
+    chunkItems(start, end) {
+      return this.spec.kind === 'records' && packRecords(records!, data, start, end) ? undefined : clones(start, end);
+    },
   };
 }
 

@@ -48,7 +48,9 @@ export class Job {
   readonly #sentShort = new Set<number>();
   /** Chunks not yet sent, in the order they go out. */
   readonly #queue: Chunk[] = [];
-  readonly #start: JobStartMessage;
+  readonly #settings: JobSettings;
+  /** Built when the first worker joins: reading the input's spec may take shared memory (input.ts). */
+  #start: JobStartMessage | undefined;
   readonly #input: Input;
   readonly #control = allocateShared(Int32Array, kControlFieldCount);
   readonly #assembler: ResultAssembler;
@@ -77,10 +79,7 @@ export class Job {
     this.lastCall = settings.lastCall ?? false;
     this.#list = settings.keepValues ? Array.from({ length: settings.input.count }) : undefined;
     this.#assembler = new ResultAssembler(settings.input.count);
-    this.#start = {
-      type: MessageType.JOB_START, jobId: this.id, fn: settings.fn, input: settings.input.spec,
-      context: settings.context, collect: settings.collect, keepValues: settings.keepValues, control: this.#control,
-    };
+    this.#settings = settings;
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -89,8 +88,7 @@ export class Job {
 
   /** The shared array this call's Array items are packed into, if they are. */
   get packed(): Float64Array | undefined {
-    const { spec } = this.#input;
-    return spec.kind === 'records' ? spec.records.values : undefined;
+    return this.#input.packed;
   }
 
   get settled(): boolean {
@@ -108,6 +106,8 @@ export class Job {
 
   /** The message that sets the call up on a worker, with the result matrix once it exists. */
   get startMessage(): JobStartMessage {
+    const { fn, input, context, collect, keepValues } = this.#settings;
+    this.#start ??= { type: MessageType.JOB_START, jobId: this.id, fn, input: input.spec, context, collect, keepValues, control: this.#control };
     const output = this.#assembler.output;
     return output === undefined ? this.#start : { ...this.#start, output };
   }

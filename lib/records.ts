@@ -1,7 +1,7 @@
 /**
  * Array items of one simple shape travel to workers as float64 slots in shared memory instead of
- * structured clones: plain objects whose values are numbers or Arrays of numbers (`{ id, values }`),
- * or Arrays of numbers. Deserializing the clone of a 32-number object costs a worker ~2 µs, as
+ * structured clones: numbers, plain objects whose values are numbers or Arrays of numbers
+ * (`{ id, values }`), or Arrays of numbers. Deserializing the clone of a 32-number object costs a worker ~2 µs, as
  * much as moderate work on it; rebuilding it from shared memory costs about its allocation.
  *
  * The shape is read from the first item. Each chunk is packed when it is handed out (so packing
@@ -16,13 +16,18 @@ import { types } from 'node:util';
 
 /** How an item's numbers are laid out; a width of -1 is a number, any other an Array of that length. */
 export type RecordLayout =
+  | { readonly kind: 'number' }
   | { readonly kind: 'array'; readonly width: number }
   | { readonly kind: 'object'; readonly keys: readonly string[]; readonly widths: readonly number[] };
 
-/** Packed items: item `i` is `values[i * stride, (i + 1) * stride)`, read with `layout`. */
-export interface PackedRecords {
+/** The shape of packed items: item `i` takes `stride` slots, read with `layout`. */
+export interface RecordShape {
   readonly layout: RecordLayout;
   readonly stride: number;
+}
+
+/** Packed items: item `i` is `values[i * stride, (i + 1) * stride)`. */
+export interface PackedRecords extends RecordShape {
   readonly values: Float64Array;
 }
 
@@ -30,23 +35,33 @@ export interface PackedRecords {
 const kMaxKeys = 256;
 const kMaxValues = 2 ** 28;
 
-/**
- * Shared memory for `count` items shaped like `first`, or undefined when that shape does not pack.
- * `allocate` gives a shared Float64Array of the length asked for, not necessarily zero-filled.
- */
-export function recordsFor(first: unknown, count: number, allocate: (length: number) => Float64Array): PackedRecords | undefined {
+/** The shape of `count` items like `first`, or undefined when that shape does not pack. */
+export function recordShape(first: unknown, count: number): RecordShape | undefined {
   try {
     const layout = layoutOf(first);
     if (layout === undefined) return undefined;
-    const stride = layout.kind === 'array' ? layout.width : layout.widths.reduce((sum, width) => sum + (width < 0 ? 1 : width), 0);
+    const stride = layout.kind === 'number' ? 1 : layout.kind === 'array' ? layout.width : layout.widths.reduce((sum, width) => sum + (width < 0 ? 1 : width), 0);
     if (stride === 0 || count * stride > kMaxValues) return undefined;
-    return { layout, stride, values: allocate(count * stride) };
+    return { layout, stride };
   } catch {
-    return undefined; // an item that cannot be read, or no memory for the slots: clones will tell
+    return undefined; // an item that cannot be read: clones will tell
+  }
+}
+
+/**
+ * Shared memory for `count` items of `shape`, or undefined when there is none to be had.
+ * `allocate` gives a shared Float64Array of the length asked for, not necessarily zero-filled.
+ */
+export function packedRecords(shape: RecordShape, count: number, allocate: (length: number) => Float64Array): PackedRecords | undefined {
+  try {
+    return { ...shape, values: allocate(count * shape.stride) };
+  } catch {
+    return undefined; // no memory for the slots: the items go as clones
   }
 }
 
 function layoutOf(item: unknown): RecordLayout | undefined {
+  if (typeof item === 'number') return { kind: 'number' };
   const width = numberArrayWidth(item);
   if (width >= 0) return { kind: 'array', width };
   if (!isPlainObject(item)) return undefined;
@@ -88,6 +103,7 @@ export function isPlainArray(value: unknown): value is unknown[] {
 export function packRecords(records: PackedRecords, items: readonly unknown[], start: number, end: number): boolean {
   const { layout, stride, values } = records;
   try {
+    if (layout.kind === 'number') return writeEachNumber(items, start, end, values);
     for (let i = start; i < end; i++) {
       const fits = layout.kind === 'array'
         ? writeNumbers(items[i], layout.width, values, i * stride)
@@ -96,6 +112,16 @@ export function packRecords(records: PackedRecords, items: readonly unknown[], s
     }
   } catch {
     return false;
+  }
+  return true;
+}
+
+// Its own loop: an Array of numbers is the commonest input, and packing it is a copy.
+function writeEachNumber(items: readonly unknown[], start: number, end: number, values: Float64Array): boolean {
+  for (let i = start; i < end; i++) {
+    const number = items[i];
+    if (typeof number !== 'number') return false;
+    values[i] = number;
   }
   return true;
 }
@@ -132,6 +158,7 @@ function writeNumbers(value: unknown, width: number, values: Float64Array, at: n
 
 /** Rebuilds item `index` (on a worker) from its slots: an equal object or Array, freshly allocated. */
 export function recordReader({ layout, stride, values }: PackedRecords): (index: number) => unknown {
+  if (layout.kind === 'number') return (index) => values[index];
   if (layout.kind === 'array') return (index) => readNumbers(values, index * stride, layout.width);
   const { keys, widths } = layout;
   return (index) => {

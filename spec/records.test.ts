@@ -4,13 +4,19 @@ import { inspect } from 'node:util';
 import { createPool, map, parallelize, ParallelizeError } from '@parallelize/core';
 import { prepareInput } from '../lib/input.ts';
 import { allocateShared, kMaxSpareBytes, SpareBuffer } from '../lib/memory.ts';
-import { packRecords, recordReader, recordsFor } from '../lib/records.ts';
+import { packedRecords, packRecords, recordReader, recordShape } from '../lib/records.ts';
 
 const fresh = (length: number) => new Float64Array(new SharedArrayBuffer(length * 8));
 
+/** Memory for `count` items shaped like `first`, as a call going to threads takes it; undefined when they do not pack. */
+function recordsFor(first: unknown, count: number) {
+  const shape = recordShape(first, count);
+  return shape && packedRecords(shape, count, fresh);
+}
+
 /** Packs `items` and reads every one back, as a worker would. */
 function roundTrip(items: readonly unknown[]): unknown[] {
-  const records = recordsFor(items[0], items.length, fresh);
+  const records = recordsFor(items[0], items.length);
   assert.ok(records, 'the items pack');
   assert.equal(packRecords(records, items, 0, items.length), true);
   const read = recordReader(records);
@@ -30,6 +36,13 @@ describe('packed Array items (records)', () => {
     assert.notEqual(back[0], items[0], 'a fresh object, not the caller\'s');
   });
 
+  test('numbers come back as the same numbers, -0, NaN and the extremes too', () => {
+    const items = [1.5, -0, NaN, Infinity, -Infinity, Number.MIN_VALUE, Number.MAX_VALUE, 2 ** 53 + 2, 0];
+    const back = roundTrip(items);
+    assert.equal(back.length, items.length);
+    items.forEach((number, i) => assert.ok(Object.is(back[i], number), `item ${i}: ${String(back[i])} is not ${number}`));
+  });
+
   test('Arrays of numbers, and objects with integer-like keys, come back equal', () => {
     assert.deepEqual(roundTrip([[1, 2], [3, 4], [5, 6]]), [[1, 2], [3, 4], [5, 6]]);
     const items = [{ b: 1, 2: 3, a: [] as number[] }, { b: 4, 2: 5, a: [] as number[] }];
@@ -40,8 +53,8 @@ describe('packed Array items (records)', () => {
     class Point { x = 1; }
     const sparse = [1, , 3];
     for (const first of [new Point(), { x: 'text' }, { x: 1n }, { x: { y: 1 } }, { x: new Float64Array(2) }, sparse,
-      JSON.parse('{ "__proto__": 1 }'), {}, [], Object.create(null), { x: Object.assign(new (class extends Array {})(), [1]) }, 5, null]) {
-      assert.equal(recordsFor(first, 3, fresh), undefined, `${inspect(first)} should not pack`);
+      JSON.parse('{ "__proto__": 1 }'), {}, [], Object.create(null), { x: Object.assign(new (class extends Array {})(), [1]) }, '5', 5n, new Number(5), null]) {
+      assert.equal(recordsFor(first, 3), undefined, `${inspect(first)} should not pack`);
     }
   });
 
@@ -52,9 +65,26 @@ describe('packed Array items (records)', () => {
       { id: 2, values: [1, '2'] }, { id: 2, values: [1, , ] }, { id: '2', values: [1, 2] }, Object.assign(Object.create({ id: 2 }), { values: [1, 2] }), null, 7,
     ];
     for (const other of others) {
-      const records = recordsFor(first, 2, fresh)!;
+      const records = recordsFor(first, 2)!;
       assert.equal(packRecords(records, [first, other], 0, 2), false, `${inspect(other)} should not pack with ${inspect(first)}`);
     }
+  });
+
+  test('a chunk among numbers holding anything else is refused', () => {
+    for (const other of ['1', null, undefined, 1n, [1], new Number(1), { valueOf: () => 1 }]) {
+      const records = recordsFor(1, 3)!;
+      assert.equal(packRecords(records, [0, 1, other], 0, 3), false, `${inspect(other)} should not pack with numbers`);
+    }
+  });
+
+  test('an Array of numbers sends no clones with its chunks; a chunk with a stray item sends its items', () => {
+    const numbers = Array.from({ length: 6 }, (_, i) => i / 3);
+    const uniform = prepareInput(numbers);
+    assert.equal(uniform.spec.kind, 'records');
+    assert.equal(uniform.chunkItems(0, 6), undefined);
+    const mixed = prepareInput([0, 1, 2, 'three', 4, 5]);
+    assert.equal(mixed.chunkItems(0, 3), undefined);
+    assert.deepEqual(mixed.chunkItems(2, 5), [2, 'three', 4]);
   });
 
   test('an Array input of one shape sends no clones with its chunks; a chunk with a stray item sends its items', () => {
@@ -75,6 +105,19 @@ describe('packed Array items (records)', () => {
     assert.deepEqual(seen, items);
   });
 
+  test('workers see the same numbers whether packed or cloned, -0 included', async () => {
+    const items: unknown[] = Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? -0 : i / 7));
+    items[1700] = 'not a number';
+    items[2900] = NaN;
+    const seen = await map(items, (item: unknown) => item, { cores: 2, chunkSize: 100, callingThread: false });
+    assert.deepEqual(seen, items);
+    assert.ok(Object.is(seen[2995], -0), 'a packed -0 stays -0');
+    // Numbers are read in place by the workers' loop for numbers, except in a chunk sent with its items.
+    const twice = (x: unknown) => (typeof x === 'number' ? x * 2 : -1);
+    const doubled = await parallelize(items, twice, { cores: 2, chunkSize: 100, callingThread: false });
+    assert.deepEqual(Array.from(doubled.data), items.map(twice));
+  });
+
   test('an item that throws when read fails the call with ERR_DATA_CLONE naming it, wherever it is', async () => {
     for (const which of [0, 2, 30]) {
       const data = Array.from({ length: 40 }, (_, i) => ({ a: i }));
@@ -89,11 +132,26 @@ describe('packed Array items (records)', () => {
     proxied[5] = new Proxy({ a: 5 }, {});
     await assert.rejects(parallelize(proxied, (x: { a: number }) => x.a, { cores: 2, chunkSize: 2, callingThread: false }),
       (error: ParallelizeError) => error.code === 'ERR_DATA_CLONE' && error.index === 5);
-    assert.equal(recordsFor(new Proxy({ a: 1 }, {}), 2, fresh), undefined);
-    assert.equal(recordsFor(new Proxy([1, 2], {}), 2, fresh), undefined);
+    assert.equal(recordsFor(new Proxy({ a: 1 }, {}), 2), undefined);
+    assert.equal(recordsFor(new Proxy([1, 2], {}), 2), undefined);
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
-    assert.equal(recordsFor(proxy, 2, fresh), undefined, 'a revoked Proxy first: no packing, no throw');
+    assert.equal(recordsFor(proxy, 2), undefined, 'a revoked Proxy first: no packing, no throw');
+  });
+
+  test('packing memory is taken when the call goes to threads, once, and not before', () => {
+    const taken: number[] = [];
+    const input = prepareInput([1, 2, 3], (length) => { taken.push(length); return fresh(length); });
+    assert.deepEqual(taken, [], 'nothing taken for a call that may stay on the calling thread');
+    const before = input.packed;
+    assert.equal(before, undefined);
+    assert.equal(input.spec.kind, 'records');
+    assert.equal(input.spec, input.spec);
+    assert.equal(input.chunkItems(0, 3), undefined);
+    assert.deepEqual(taken, [3], 'taken once, for every item');
+    const packed = input.packed;
+    assert.ok(packed instanceof Float64Array && packed.buffer instanceof SharedArrayBuffer);
+    assert.deepEqual(Array.from(packed), [1, 2, 3]);
   });
 
   test('a call whose packing memory cannot be allocated sends clones instead', async () => {

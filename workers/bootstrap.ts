@@ -127,7 +127,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
         collect: job.collect,
         keepValues: job.keepValues,
         getItem: job.itemReader(chunk.items, chunk.start),
-        typedItems: job.typedItems,
+        typedItems: chunk.items === undefined ? job.typedItems : undefined, // a chunk sent with its items reads those
         start: chunk.start,
         end: chunk.end,
         control: job.control,

@@ -22,7 +22,11 @@ export function itemReader(input: InputSpec): ItemReader {
   }
 }
 
-/** The items themselves for typed-array input, which the hot loop reads in place (see numbers-loop.ts). */
+/**
+ * The items themselves for typed-array input and packed numbers, which the hot loop reads in place
+ * (see numbers-loop.ts); a chunk of packed numbers sent with its own items reads those instead.
+ */
 export function typedItems(input: InputSpec): ArrayLike<unknown> | undefined {
-  return input.kind === 'typed' ? input.values : undefined;
+  if (input.kind === 'typed') return input.values;
+  return input.kind === 'records' && input.records.layout.kind === 'number' ? input.records.values : undefined;
 }
