@@ -1,4 +1,4 @@
-import { invalidArg } from './errors.js';
+import { invalidArg, ParallelizeError, serializeError } from './errors.js';
 import { Matrix } from './matrix.js';
 import { allocateShared, checkAttached, isTypedArray, kindOf, packRagged, toShared } from './memory.js';
 import type { InputSpec, SharedTypedArray } from './protocol.js';
@@ -75,10 +75,26 @@ function checkDense(data: readonly unknown[]): void {
   // includes() reads a hole as undefined, and V8 answers it at once for an Array of numbers: a
   // loop over 1,000,000 of them took ~0.4 ms, a third of a cheap call's whole time. Only for a
   // plain Array: a subclass or a Proxy may answer it otherwise than `in` would.
-  if (isPlainArray(data) && !arrayIncludes.call(data, undefined)) return;
+  try {
+    if (isPlainArray(data) && !arrayIncludes.call(data, undefined)) return;
+  } catch (error) {
+    throw unreadableItem(data, error); // includes() read an item whose getter threw
+  }
   for (let i = 0; i < data.length; i++) {
     if (!(i in data)) throw invalidArg('data', `a dense Array, but \`data[${i}]\` is a hole in a sparse Array`, data);
   }
+}
+
+/** The error for an Array whose items cannot all be read (`Object.defineProperty(data, i, { get })`): names the first that throws. */
+function unreadableItem(data: readonly unknown[], error: unknown): ParallelizeError {
+  for (let i = 0; i < data.length; i++) {
+    try {
+      void data[i];
+    } catch (itemError) {
+      return new ParallelizeError('ERR_DATA_CLONE', `data[${i}] cannot be read, so it cannot be sent to a worker thread: ${serializeError(itemError).message}`, { index: i, cause: itemError });
+    }
+  }
+  return new ParallelizeError('ERR_DATA_CLONE', `data cannot be read: ${serializeError(error).message}`, { cause: error });
 }
 
 /** Every item a typed array of the kind of the first (a `Buffer` is a `Uint8Array`), still attached. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPool, Matrix, parallelize, task } from '@parallelize/core';
+import { createPool, Matrix, parallelize, ParallelizeError, task } from '@parallelize/core';
 import { rejection } from './helpers.ts';
 
 const data = [1, 2, 3];
@@ -91,6 +91,28 @@ describe('bad arguments', () => {
   test('items that are undefined on purpose are no holes', async () => {
     const result = await parallelize([undefined, 2, undefined], (x: number | undefined) => x ?? -1);
     assert.deepEqual(Array.from(result.data), [-1, 2, -1]);
+  });
+
+  test('an item whose getter throws fails the call with ERR_DATA_CLONE naming it, wherever it would run', async () => {
+    for (const [label, item] of [['numbers', (i: number) => i], ['strings', (i: number) => String(i)]] as const) {
+      const data: unknown[] = Array.from({ length: 40 }, (_, i) => item(i));
+      Object.defineProperty(data, 30, { enumerable: true, get() { throw new RangeError('unreadable'); } });
+      for (const callingThread of [true, false]) {
+        const error = await rejection(parallelize(data, (x: unknown) => Number(x), { cores: 2, chunkSize: 4, callingThread }));
+        assert.ok(error instanceof ParallelizeError, `${label}: ${error}`);
+        assert.equal(error.code, 'ERR_DATA_CLONE');
+        assert.equal(error.index, 30);
+        assert.equal(error.message, 'data[30] cannot be read, so it cannot be sent to a worker thread: unreadable');
+        assert.ok(error.cause instanceof RangeError);
+      }
+    }
+    // A getter that throws only once still fails the call, with what it threw.
+    const flaky = [1, 2, 3];
+    let reads = 0;
+    Object.defineProperty(flaky, 1, { enumerable: true, get() { if (reads++ === 0) throw new RangeError('only once'); return 2; } });
+    const error = await rejection(parallelize(flaky, (x: number) => x));
+    assert.ok(error instanceof ParallelizeError && error.code === 'ERR_DATA_CLONE' && error.index === undefined, String(error));
+    assert.equal(error.message, 'data cannot be read: only once');
   });
 
   test('an Array of typed arrays must hold one kind, naming the odd item', async () => {
