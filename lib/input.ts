@@ -8,21 +8,22 @@ import { isPlainArray, packedRecords, packRecords, recordShape, type PackedRecor
 export interface Input {
   readonly count: number;
   /**
-   * What every worker gets once per call. For Array items of one shape, reading it first takes
-   * the shared memory they are packed into: read it only once the call goes to threads.
+   * What every worker gets once per call. For Array items of one shape, the first call takes the
+   * shared memory they are packed into: call it only once the call goes to threads.
    */
-  readonly spec: InputSpec;
+  spec(): InputSpec;
   /** For Array inputs: the caller's items. */
   readonly items?: readonly unknown[];
   /** For Array items of one simple shape: how they pack (records.ts). */
   readonly shape?: RecordShape;
-  /** The shared memory the items were packed into, once `spec` took it. */
-  readonly packed?: Float64Array;
+  /** The shared memory the items were packed into, once `spec()` took it. */
+  packed(): Float64Array | undefined;
   /** What travels with the chunk of rows [start, end): clones of its items, or nothing when workers read them from shared memory. */
   chunkItems(start: number, end: number): unknown[] | undefined;
 }
 
 const inShared = (): undefined => undefined;
+const constant = (spec: InputSpec) => (): InputSpec => spec;
 
 /**
  * Classifies `data` and moves typed values into shared memory (at most one copy per call).
@@ -32,40 +33,35 @@ const inShared = (): undefined => undefined;
 export function prepareInput(data: unknown, allocate: (length: number) => Float64Array = (length) => allocateShared(Float64Array, length)): Input {
   if (data instanceof Matrix) {
     checkAttached('data.data', data.data);
-    return { count: data.rows, spec: { kind: 'matrix', values: toShared(data.data), cols: data.cols }, chunkItems: inShared };
+    return { count: data.rows, spec: constant({ kind: 'matrix', values: toShared(data.data), cols: data.cols }), packed: inShared, chunkItems: inShared };
   }
   if (isTypedArray(data)) {
     checkAttached('data', data);
-    return { count: data.length, spec: { kind: 'typed', values: toShared(data) }, chunkItems: inShared };
+    return { count: data.length, spec: constant({ kind: 'typed', values: toShared(data) }), packed: inShared, chunkItems: inShared };
   }
   if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
   checkDense(data);
   if (data.length > 0 && isTypedArray(data[0])) {
     checkOneKind(data);
     const { values, offsets } = packRagged(data as SharedTypedArray[]);
-    return { count: data.length, spec: { kind: 'ragged', values, offsets }, chunkItems: inShared };
+    return { count: data.length, spec: constant({ kind: 'ragged', values, offsets }), packed: inShared, chunkItems: inShared };
   }
   const clones = (start: number, end: number) => data.slice(start, end);
   const shape = data.length > 0 ? recordShape(data[0], data.length) : undefined;
-  if (shape === undefined) return { count: data.length, spec: { kind: 'array' }, items: data, chunkItems: clones };
+  if (shape === undefined) return { count: data.length, spec: constant({ kind: 'array' }), items: data, packed: inShared, chunkItems: clones };
   // Taken when the call goes to threads: a call that stays on the calling thread takes no memory.
   let records: PackedRecords | undefined;
   let spec: InputSpec | undefined;
+  const threadSpec = (): InputSpec => {
+    if (spec === undefined) {
+      records = packedRecords(shape, data.length, allocate);
+      spec = records === undefined ? { kind: 'array' } : { kind: 'records', records };
+    }
+    return spec;
+  };
   return {
-    count: data.length, items: data, shape,
-    get spec() {
-      if (spec === undefined) {
-        records = packedRecords(shape, data.length, allocate);
-        spec = records === undefined ? { kind: 'array' } : { kind: 'records', records };
-      }
-      return spec;
-    },
-    get packed() {
-      return records?.values;
-    },
-    chunkItems(start, end) {
-      return this.spec.kind === 'records' && packRecords(records!, data, start, end) ? undefined : clones(start, end);
-    },
+    count: data.length, items: data, shape, spec: threadSpec, packed: () => records?.values,
+    chunkItems: (start, end) => (threadSpec().kind === 'records' && packRecords(records!, data, start, end) ? undefined : clones(start, end)),
   };
 }
 

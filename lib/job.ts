@@ -88,7 +88,7 @@ export class Job {
 
   /** The shared array this call's Array items are packed into, if they are. */
   get packed(): Float64Array | undefined {
-    return this.#input.packed;
+    return this.#input.packed();
   }
 
   get settled(): boolean {
@@ -107,7 +107,7 @@ export class Job {
   /** The message that sets the call up on a worker, with the result matrix once it exists. */
   get startMessage(): JobStartMessage {
     const { fn, input, context, collect, keepValues } = this.#settings;
-    this.#start ??= { type: MessageType.JOB_START, jobId: this.id, fn, input: input.spec, context, collect, keepValues, control: this.#control };
+    this.#start ??= { type: MessageType.JOB_START, jobId: this.id, fn, input: input.spec(), context, collect, keepValues, control: this.#control };
     const output = this.#assembler.output;
     return output === undefined ? this.#start : { ...this.#start, output };
   }
