@@ -234,7 +234,7 @@ function timeSending(input: Input, from: number): number {
   try {
     items = input.items.slice(from, end); // as a chunk's items are taken (Input.chunkItems)
   } catch {
-    return Infinity; // an item whose getter throws: the threads report it
+    return Infinity; // an item whose getter throws: the calling thread reads it next, and reports it
   }
   // packRecords returns false, never throws, for items it cannot read: the clone below then fails.
   if (input.shape !== undefined) {

@@ -46,7 +46,14 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     const { values, offsets } = packRagged(data as SharedTypedArray[]);
     return { count: data.length, spec: constant({ kind: 'ragged', values, offsets }), packed: inShared, chunkItems: inShared };
   }
-  const clones = (start: number, end: number) => data.slice(start, end);
+  const clones = (start: number, end: number): unknown[] => {
+    try {
+      return data.slice(start, end);
+    } catch (error) {
+      // A getter that throws only now, or one that the hole check does not read (a subclass, a Proxy).
+      throw unreadableItem(data, start, end) ?? cannotRead(error);
+    }
+  };
   const shape = data.length > 0 ? recordShape(data[0], data.length) : undefined;
   if (shape === undefined) return { count: data.length, spec: constant({ kind: 'array' }), items: data, packed: inShared, chunkItems: clones };
   // Taken when the call goes to threads: a call that stays on the calling thread takes no memory.
@@ -74,22 +81,30 @@ function checkDense(data: readonly unknown[]): void {
   try {
     if (isPlainArray(data) && !arrayIncludes.call(data, undefined)) return;
   } catch (error) {
-    throw unreadableItem(data, error); // includes() read an item whose getter threw
+    throw unreadableItem(data) ?? cannotRead(error); // includes() read an item whose getter threw
   }
   for (let i = 0; i < data.length; i++) {
     if (!(i in data)) throw invalidArg('data', `a dense Array, but \`data[${i}]\` is a hole in a sparse Array`, data);
   }
 }
 
-/** The error for an Array whose items cannot all be read (`Object.defineProperty(data, i, { get })`): names the first that throws. */
-function unreadableItem(data: readonly unknown[], error: unknown): ParallelizeError {
-  for (let i = 0; i < data.length; i++) {
+/**
+ * The error naming the first item of `data[from, to)` whose read throws
+ * (`Object.defineProperty(data, i, { get })`), or undefined when every one reads.
+ */
+export function unreadableItem(data: readonly unknown[], from = 0, to = data.length): ParallelizeError | undefined {
+  for (let i = from; i < to; i++) {
     try {
       void data[i];
-    } catch (itemError) {
-      return new ParallelizeError('ERR_DATA_CLONE', `data[${i}] cannot be read, so it cannot be sent to a worker thread: ${serializeError(itemError).message}`, { index: i, cause: itemError });
+    } catch (error) {
+      return new ParallelizeError('ERR_DATA_CLONE', `data[${i}] cannot be read, so it cannot be sent to a worker thread: ${serializeError(error).message}`, { index: i, cause: error });
     }
   }
+  return undefined;
+}
+
+/** For a read that threw once but not when tried again. */
+function cannotRead(error: unknown): ParallelizeError {
   return new ParallelizeError('ERR_DATA_CLONE', `data cannot be read: ${serializeError(error).message}`, { cause: error });
 }
 

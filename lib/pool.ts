@@ -219,7 +219,13 @@ export class Pool {
         }
         job.workers.add(worker);
       }
-      const chunk = job.takeChunk(behindShort ? Infinity : job.queueableRows);
+      let chunk: RunChunkMessage;
+      try {
+        chunk = job.takeChunk(behindShort ? Infinity : job.queueableRows);
+      } catch (error) {
+        job.fail(error); // an item that cannot be read (Input.chunkItems)
+        continue;
+      }
       try {
         worker.send(chunk);
       } catch (error) {

@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from './builtins.js';
 import { deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
+import { unreadableItem } from './input.js';
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
@@ -63,7 +64,8 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
       eval: true, workerData: startup, transferList: [port2, output.port2], stdout: true, stderr: true,
     });
   } catch (error) {
-    throw new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
+    throw (Array.isArray(data) ? unreadableItem(data) : undefined)
+      ?? new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
   }
   coordinator.unref();
   // A coordinator that fails to start emits its error once we are awake again, long after we

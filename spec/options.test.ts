@@ -115,6 +115,24 @@ describe('bad arguments', () => {
     assert.equal(error.message, 'data cannot be read: only once');
   });
 
+  test('an item that throws only when taken for a thread, or of an Array subclass or Proxy, fails the call naming it', async () => {
+    const boom = () => { throw new RangeError('boom'); };
+    class Items extends Array<number> {}
+    const subclassed = Items.from({ length: 4000 }, (_, i) => i);
+    Object.defineProperty(subclassed, 3000, { get: boom });
+    const proxied = new Proxy(Array.from({ length: 4000 }, (_, i) => i), { get: (target, key, receiver) => (key === '3000' ? boom() : Reflect.get(target, key, receiver)) });
+    const later = Array.from({ length: 4000 }, (_, i) => i);
+    let reads = 0;
+    Object.defineProperty(later, 3000, { enumerable: true, get: () => (reads++ === 0 ? 3000 : boom()) }); // the hole check reads it once
+    for (const [label, data] of [['a subclass', subclassed], ['a Proxy', proxied], ['a getter that throws later', later]] as const) {
+      const error = await rejection(parallelize(data, (x: number) => x, { cores: 2, chunkSize: 100, callingThread: false }));
+      assert.ok(error instanceof ParallelizeError, `${label}: ${error}`);
+      assert.equal(error.code, 'ERR_DATA_CLONE', label);
+      assert.equal(error.index, 3000, label);
+      assert.equal(error.message, 'data[3000] cannot be read, so it cannot be sent to a worker thread: boom', label);
+    }
+  });
+
   test('an Array of typed arrays must hold one kind, naming the odd item', async () => {
     const mixed = [new Float64Array(2), new Float64Array(1), new Int32Array(3)];
     await assertRejects(() => parallelize(mixed, (x) => x.length), TypeError,

@@ -136,6 +136,13 @@ describe('parallelizeSync', () => {
     });
     assert.throws(() => parallelizeSync([1], (x: number) => x, { cores: 0 }), { name: 'TypeError', code: 'ERR_INVALID_ARG', message: 'Expected `cores` to be a positive integer, got `0` (number)' });
     assert.throws(() => parallelizeSync([1], 'nope' as never), { name: 'TypeError', code: 'ERR_INVALID_ARG' });
+    const unreadable = [1, 2, 3, 4];
+    Object.defineProperty(unreadable, 2, { enumerable: true, get() { throw new RangeError('unreadable'); } });
+    assert.throws(() => parallelizeSync(unreadable, (x: number) => x), (error: unknown) => {
+      assert.ok(error instanceof ParallelizeError);
+      assert.deepEqual([error.code, error.index, error.message], ['ERR_DATA_CLONE', 2, 'data[2] cannot be read, so it cannot be sent to a worker thread: unreadable']);
+      return true;
+    });
   });
 
   test("with onError: 'collect', lists the failed items", () => {
