@@ -1,3 +1,4 @@
+import { debuglog } from 'node:util';
 import { invalidArg, ParallelizeError, serializeError } from './errors.js';
 import { Matrix } from './matrix.js';
 import { allocateShared, checkAttached, isTypedArray, kindOf, packRagged, toShared } from './memory.js';
@@ -22,6 +23,7 @@ export interface Input {
   chunkItems(start: number, end: number): unknown[] | undefined;
 }
 
+const debug = debuglog('parallelize');
 const inShared = (): undefined => undefined;
 const constant = (spec: InputSpec) => (): InputSpec => spec;
 
@@ -63,6 +65,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     if (spec === undefined) {
       records = packedRecords(shape, data.length, allocate);
       spec = records === undefined ? { kind: 'array' } : { kind: 'records', records };
+      debug(records === undefined ? 'no shared memory for %d Array items (%d values): they go as clones' : 'took shared memory to pack %d Array items (%d values) for threads', data.length, data.length * shape.stride);
     }
     return spec;
   };

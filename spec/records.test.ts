@@ -5,6 +5,7 @@ import { createPool, map, parallelize, ParallelizeError } from '@parallelize/cor
 import { prepareInput } from '../lib/input.ts';
 import { allocateShared, kMaxSpareBytes, SpareBuffer } from '../lib/memory.ts';
 import { packedRecords, packRecords, recordReader, recordShape } from '../lib/records.ts';
+import { runModule } from './helpers.ts';
 
 const fresh = (length: number) => new Float64Array(new SharedArrayBuffer(length * 8));
 
@@ -151,6 +152,31 @@ describe('packed Array items (records)', () => {
     const packed = input.packed();
     assert.ok(packed instanceof Float64Array && packed.buffer instanceof SharedArrayBuffer);
     assert.deepEqual(Array.from(packed), [1, 2, 3]);
+  });
+
+  test('a pool call that stays on the calling thread takes no memory to pack its items; one on threads takes it once', () => {
+    const run = runModule(`
+      import { createPool } from '@parallelize/core';
+      const pool = createPool({ cores: 2 });
+      const numbers = Array.from({ length: 100000 }, (_, i) => i);
+      const objects = numbers.map((id) => ({ id }));
+      for (const [name, data] of [['numbers', numbers], ['objects', objects]]) {
+        process.stderr.write(\`HERE \${name}\\n\`);
+        await pool.parallelize(data, (x) => (typeof x === 'number' ? x : x.id) + 1);
+        process.stderr.write(\`THREADS \${name}\\n\`);
+        await pool.parallelize(data, (x) => (typeof x === 'number' ? x : x.id) + 1, { callingThread: false });
+      }
+      process.stderr.write('END\\n');
+      await pool.close();
+    `, { env: { NODE_DEBUG: 'parallelize' } });
+    assert.equal(run.status, 0, run.stderr);
+    for (const name of ['numbers', 'objects']) {
+      const here = run.stderr.split(`HERE ${name}\n`)[1]!.split(`THREADS ${name}\n`)[0]!;
+      const threads = run.stderr.split(`THREADS ${name}\n`)[1]!.split(/HERE |END\n/)[0]!;
+      assert.match(here, /all 100000 items on the calling thread/, `${name}: the cheap call stayed on the calling thread`);
+      assert.doesNotMatch(here, /shared memory to pack/, `${name}: and took no memory to pack`);
+      assert.equal(threads.match(/took shared memory to pack 100000 Array items \(100000 values\) for threads/g)?.length, 1, `${name}: the call on threads took it once`);
+    }
   });
 
   test('a call whose packing memory cannot be allocated sends clones instead', async () => {
