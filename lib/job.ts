@@ -48,7 +48,8 @@ export class Job {
   readonly #sentShort = new Set<number>();
   /** Chunks not yet sent, in the order they go out. */
   readonly #queue: Chunk[] = [];
-  readonly #settings: JobSettings;
+  /** What JOB_START carries besides the input and the flags below. */
+  readonly #call: Pick<JobSettings, 'fn' | 'context'>;
   /** Built when the first worker joins: reading the input's spec may take shared memory (input.ts). */
   #start: JobStartMessage | undefined;
   readonly #input: Input;
@@ -79,7 +80,7 @@ export class Job {
     this.lastCall = settings.lastCall ?? false;
     this.#list = settings.keepValues ? Array.from({ length: settings.input.count }) : undefined;
     this.#assembler = new ResultAssembler(settings.input.count);
-    this.#settings = settings;
+    this.#call = { fn: settings.fn, context: settings.context };
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -106,8 +107,11 @@ export class Job {
 
   /** The message that sets the call up on a worker, with the result matrix once it exists. */
   get startMessage(): JobStartMessage {
-    const { fn, input, context, collect, keepValues } = this.#settings;
-    this.#start ??= { type: MessageType.JOB_START, jobId: this.id, fn, input: input.spec(), context, collect, keepValues, control: this.#control };
+    const { fn, context } = this.#call;
+    this.#start ??= {
+      type: MessageType.JOB_START, jobId: this.id, fn, input: this.#input.spec(), context,
+      collect: this.collect, keepValues: this.keepValues, control: this.#control,
+    };
     const output = this.#assembler.output;
     return output === undefined ? this.#start : { ...this.#start, output };
   }

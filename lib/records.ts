@@ -1,8 +1,9 @@
 /**
  * Array items of one simple shape travel to workers as float64 slots in shared memory instead of
  * structured clones: numbers, plain objects whose values are numbers or Arrays of numbers
- * (`{ id, values }`), or Arrays of numbers. Deserializing the clone of a 32-number object costs a worker ~2 µs, as
- * much as moderate work on it; rebuilding it from shared memory costs about its allocation.
+ * (`{ id, values }`), or Arrays of numbers. Deserializing the clone of a 32-number object costs a
+ * worker ~2 µs, as much as moderate work on it; rebuilding it from shared memory costs about its
+ * allocation.
  *
  * The shape is read from the first item. Each chunk is packed when it is handed out (so packing
  * overlaps the workers' computing), and every item is checked: a chunk with any item of another
