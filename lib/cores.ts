@@ -30,7 +30,12 @@ export interface CoreSources {
  * ```
  */
 export function availableCores(): number {
-  return detectCores({ env: process.env, affinity: availableParallelism(), quota: cgroupQuota() });
+  return coresFor(process.env);
+}
+
+/** detectCores with this process's affinity and cgroup quota, and the variables of `env`. */
+function coresFor(env: CoreSources['env']): number {
+  return detectCores({ env, affinity: availableParallelism(), quota: cgroupQuota() });
 }
 
 let warnedOversubscribed = false;
@@ -48,7 +53,7 @@ let cpuLimit: number | undefined;
  */
 export function warnIfOversubscribed(threads: number, cores: number): void {
   if (warnedOversubscribed || !workerThreads().isMainThread) return;
-  const limit = (cpuLimit ??= detectCores({ env: { ...process.env, PARALLELIZE_CORES: undefined }, affinity: availableParallelism(), quota: cgroupQuota() }));
+  const limit = (cpuLimit ??= coresFor({ ...process.env, PARALLELIZE_CORES: undefined }));
   if (threads <= limit) return;
   warnedOversubscribed = true;
   process.emitWarning(
