@@ -2,10 +2,10 @@ import { debuglog } from 'node:util';
 import { now } from './clock.js';
 import { compileCached } from './compile.js';
 import { cloneable, ParallelizeError } from './errors.js';
-import type { Input } from './input.js';
+import { itemReadFailed, type Input } from './input.js';
 import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
-import { packRecords } from './records.js';
+import { isPlainArray, packRecords } from './records.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader, typedItems } from '../workers/items.js';
 import { runChunk } from '../workers/run-chunk.js';
@@ -127,7 +127,18 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   }
   // Array items are read where they are: asking for the spec would take memory to pack them.
   const spec = input.items === undefined ? input.spec() : { kind: 'array' } as const;
-  const getItem = itemReader(spec)(input.items, 0);
+  const readItem = itemReader(spec)(input.items, 0);
+  // The hole check read every item of a plain Array; a subclass's or a Proxy's may still throw as
+  // it is read here, which is the data's fault, not fn's (on threads, the chunk's clone finds it).
+  let unreadable: ParallelizeError | undefined;
+  const getItem = input.items === undefined || isPlainArray(input.items) ? readItem : (index: number): unknown => {
+    try {
+      return readItem(index);
+    } catch (error) {
+      unreadable ??= itemReadFailed(index, error);
+      throw error;
+    }
+  };
   const items = typedItems(spec);
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
@@ -144,6 +155,10 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     });
     const spent = now() - started;
     const stop = outcome.status === 'done' ? outcome.end : end;
+    if (unreadable !== undefined) {
+      job.fail(unreadable);
+      return { spent, end: stop };
+    }
     itemsRunHere.set(fn, (itemsRunHere.get(fn) ?? 0) + stop - start);
     // map()'s results are cloned here as they would be when sent back from a worker: the same
     // result never comes back shared with the input, and one that cannot be sent fails here too.

@@ -43,7 +43,8 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
   }
   if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
   checkDense(data);
-  if (data.length > 0 && isTypedArray(data[0])) {
+  const first = data.length > 0 ? readItem(data, 0) : undefined;
+  if (isTypedArray(first)) {
     checkOneKind(data);
     const { values, offsets } = packRagged(data as SharedTypedArray[]);
     return { count: data.length, spec: constant({ kind: 'ragged', values, offsets }), packed: inShared, chunkItems: inShared };
@@ -56,7 +57,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
       throw unreadableItem(data, start, end) ?? cannotRead(error);
     }
   };
-  const shape = data.length > 0 ? recordShape(data[0], data.length) : undefined;
+  const shape = data.length > 0 ? recordShape(first, data.length) : undefined;
   if (shape === undefined) return { count: data.length, spec: constant({ kind: 'array' }), items: data, packed: inShared, chunkItems: clones };
   // Taken when the call goes to threads: a call that stays on the calling thread takes no memory.
   let records: PackedRecords | undefined;
@@ -100,10 +101,24 @@ export function unreadableItem(data: readonly unknown[], from = 0, to = data.len
     try {
       void data[i];
     } catch (error) {
-      return new ParallelizeError('ERR_DATA_CLONE', `data[${i}] cannot be read, so it cannot be sent to a worker thread: ${serializeError(error).message}`, { index: i, cause: error });
+      return itemReadFailed(i, error);
     }
   }
   return undefined;
+}
+
+/** The error for `data[index]`, whose read threw `error`: the data's fault, wherever it was read, not fn's. */
+export function itemReadFailed(index: number, error: unknown): ParallelizeError {
+  return new ParallelizeError('ERR_DATA_CLONE', `data[${index}] cannot be read: ${serializeError(error).message}`, { index, cause: error });
+}
+
+/** `data[index]`, or the error naming it when its getter (or a Proxy's) throws. */
+function readItem(data: readonly unknown[], index: number): unknown {
+  try {
+    return data[index];
+  } catch (error) {
+    throw itemReadFailed(index, error);
+  }
 }
 
 /** For a read that threw once but not when tried again. */
@@ -115,7 +130,7 @@ function cannotRead(error: unknown): ParallelizeError {
 function checkOneKind(data: readonly unknown[]): void {
   const Type = kindOf(data[0] as SharedTypedArray);
   for (let i = 0; i < data.length; i++) {
-    const item = data[i];
+    const item = readItem(data, i);
     if (!isTypedArray(item) || kindOf(item) !== Type) {
       throw invalidArg(`data[${i}]`, `a ${Type.name} like \`data[0]\` (an Array of typed arrays must hold one kind)`, item);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPool, Matrix, parallelize, ParallelizeError, task } from '@parallelize/core';
+import { createPool, map, Matrix, parallelize, ParallelizeError, task } from '@parallelize/core';
 import { rejection } from './helpers.ts';
 
 const data = [1, 2, 3];
@@ -102,7 +102,7 @@ describe('bad arguments', () => {
         assert.ok(error instanceof ParallelizeError, `${label}: ${error}`);
         assert.equal(error.code, 'ERR_DATA_CLONE');
         assert.equal(error.index, 30);
-        assert.equal(error.message, 'data[30] cannot be read, so it cannot be sent to a worker thread: unreadable');
+        assert.equal(error.message, 'data[30] cannot be read: unreadable');
         assert.ok(error.cause instanceof RangeError);
       }
     }
@@ -129,8 +129,34 @@ describe('bad arguments', () => {
       assert.ok(error instanceof ParallelizeError, `${label}: ${error}`);
       assert.equal(error.code, 'ERR_DATA_CLONE', label);
       assert.equal(error.index, 3000, label);
-      assert.equal(error.message, 'data[3000] cannot be read, so it cannot be sent to a worker thread: boom', label);
+      assert.equal(error.message, 'data[3000] cannot be read: boom', label);
     }
+  });
+
+  test('on the calling thread too, an unreadable item of an Array subclass or Proxy is the data\'s fault, not fn\'s', async () => {
+    const boom = () => { throw new RangeError('boom'); };
+    class Items extends Array<number> {}
+    const subclassed = Items.from({ length: 40 }, (_, i) => i);
+    Object.defineProperty(subclassed, 30, { get: boom });
+    const proxied = new Proxy(Array.from({ length: 40 }, (_, i) => i), { get: (target, key, receiver) => (key === '30' ? boom() : Reflect.get(target, key, receiver)) });
+    const calls: [string, (data: number[]) => Promise<unknown>][] = [
+      ['parallelize', (data) => parallelize(data, (x: number) => x, { callingThread: true })],
+      // Collected, it would be a NaN row blamed on fn; the data cannot be read, so the call fails.
+      ["onError: 'collect'", (data) => parallelize(data, (x: number) => x, { callingThread: true, onError: 'collect' })],
+      ['map', (data) => map(data, (x: number) => String(x), { callingThread: true })],
+    ];
+    for (const [label, data] of [['a subclass', subclassed], ['a Proxy', proxied]] as const) {
+      for (const [how, call] of calls) {
+        const error = await rejection(call(data));
+        assert.ok(error instanceof ParallelizeError, `${label}, ${how}: ${error}`);
+        assert.deepEqual([error.code, error.index, error.message], ['ERR_DATA_CLONE', 30, 'data[30] cannot be read: boom'], `${label}, ${how}`);
+        assert.ok(error.cause instanceof RangeError, `${label}, ${how}`);
+      }
+    }
+    // The first item is read before anything else, to learn what kind of data this is.
+    const firstUnreadable = new Proxy([1, 2, 3], { get: (target, key, receiver) => (key === '0' ? boom() : Reflect.get(target, key, receiver)) });
+    const error = await rejection(parallelize(firstUnreadable, (x: number) => x));
+    assert.ok(error instanceof ParallelizeError && error.code === 'ERR_DATA_CLONE' && error.index === 0, String(error));
   });
 
   test('an Array of typed arrays must hold one kind, naming the odd item', async () => {

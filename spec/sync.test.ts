@@ -140,7 +140,7 @@ describe('parallelizeSync', () => {
     Object.defineProperty(unreadable, 2, { enumerable: true, get() { throw new RangeError('unreadable'); } });
     assert.throws(() => parallelizeSync(unreadable, (x: number) => x), (error: unknown) => {
       assert.ok(error instanceof ParallelizeError);
-      assert.deepEqual([error.code, error.index, error.message], ['ERR_DATA_CLONE', 2, 'data[2] cannot be read, so it cannot be sent to a worker thread: unreadable']);
+      assert.deepEqual([error.code, error.index, error.message], ['ERR_DATA_CLONE', 2, 'data[2] cannot be read: unreadable']);
       return true;
     });
   });
