@@ -2,13 +2,13 @@ import { debuglog } from 'node:util';
 import { now } from './clock.js';
 import { compileCached } from './compile.js';
 import { cloneable, ParallelizeError } from './errors.js';
-import { itemReadFailed, type Input } from './input.js';
+import { unreadableItem, type Input } from './input.js';
 import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
 import { isPlainArray, packRecords } from './records.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader, typedItems } from '../workers/items.js';
-import { runChunk } from '../workers/run-chunk.js';
+import { runChunk, type ChunkOutcome } from '../workers/run-chunk.js';
 
 const debug = debuglog('parallelize');
 
@@ -127,19 +127,11 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   }
   // Array items are read where they are: asking for the spec would take memory to pack them.
   const spec = input.items === undefined ? input.spec() : { kind: 'array' } as const;
-  const readItem = itemReader(spec)(input.items, 0);
-  // The hole check read every item of a plain Array; a subclass's or a Proxy's may still throw as
-  // it is read here, which is the data's fault, not fn's (on threads, the chunk's clone finds it).
-  let unreadable: ParallelizeError | undefined;
-  const getItem = input.items === undefined || isPlainArray(input.items) ? readItem : (index: number): unknown => {
-    try {
-      return readItem(index);
-    } catch (error) {
-      unreadable ??= itemReadFailed(index, error);
-      throw error;
-    }
-  };
-  const items = typedItems(spec);
+  const getItem = itemReader(spec)(input.items, 0);
+  // A plain Array is read in place like a typed array: through getItem, fn's numbers loop calls a
+  // closure that each call makes anew, and in about half the processes V8 then ran 1,000,000
+  // cheap items in ~8 ms instead of ~2.
+  const items = typedItems(spec) ?? (input.items !== undefined && isPlainArray(input.items) ? input.items : undefined);
   const control = allocateShared(Int32Array, kControlFieldCount);
   const status = allocateShared(Float64Array, kStatusFieldCount);
   /**
@@ -155,6 +147,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     });
     const spent = now() - started;
     const stop = outcome.status === 'done' ? outcome.end : end;
+    const unreadable = unreadableAmong(input, outcome);
     if (unreadable !== undefined) {
       job.fail(unreadable);
       return { spent, end: stop };
@@ -268,4 +261,19 @@ function timeSending(input: Input, from: number): number {
     return Infinity;
   }
   return ((now() - started) * 1e6) / (end - from);
+}
+
+/**
+ * The error for an item that failed here because reading it threw (a getter, or a Proxy's trap),
+ * which is the data's fault, not fn's: on threads, the chunk's clone finds it. Such an item is read
+ * again to tell, after the fact, so that the loop reads every other item at full speed.
+ */
+function unreadableAmong(input: Input, outcome: ChunkOutcome): ParallelizeError | undefined {
+  if (input.items === undefined || outcome.status === 'cancelled') return undefined;
+  const failures = outcome.status === 'failed' ? [outcome.failure] : outcome.failures;
+  for (const { index } of failures) {
+    const error = index === undefined ? undefined : unreadableItem(input.items, index, index + 1);
+    if (error !== undefined) return error;
+  }
+  return undefined;
 }

@@ -108,7 +108,7 @@ export function unreadableItem(data: readonly unknown[], from = 0, to = data.len
 }
 
 /** The error for `data[index]`, whose read threw `error`: the data's fault, wherever it was read, not fn's. */
-export function itemReadFailed(index: number, error: unknown): ParallelizeError {
+function itemReadFailed(index: number, error: unknown): ParallelizeError {
   return new ParallelizeError('ERR_DATA_CLONE', `data[${index}] cannot be read: ${serializeError(error).message}`, { index, cause: error });
 }
 

@@ -9,7 +9,7 @@ export interface ChunkJob {
   readonly fn: (item: unknown, index: number, context: unknown) => unknown;
   readonly context: unknown;
   readonly getItem: (index: number) => unknown;
-  /** For typed-array input, the items themselves: rows of numbers then read them in place. */
+  /** For typed-array input (and a plain Array on the calling thread), the items themselves: rows of numbers then read them in place. */
   readonly typedItems?: ArrayLike<unknown>;
   /**
    * The chunk runs on the calling thread, where no other thread can cancel it or see it die
