@@ -125,8 +125,8 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   } catch {
     return { start: 0 }; // the threads report it as ERR_DATA_CLONE
   }
-  // Array items are read where they are: asking for the spec would take memory to pack them.
-  const spec = input.items === undefined ? input.spec() : { kind: 'array' } as const;
+  // Items are read where they are: asking for the threads' spec would copy them to shared memory.
+  const spec = input.local();
   const getItem = itemReader(spec)(input.items, 0);
   // A plain Array is read in place like a typed array: through getItem, fn's numbers loop calls a
   // closure that each call makes anew, and in about half the processes V8 then ran 1,000,000
@@ -147,6 +147,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     });
     const spent = now() - started;
     const stop = outcome.status === 'done' ? outcome.end : end;
+    input.checkAttached(); // before its rows count: fn may have awaited while the caller transferred them
     const unreadable = unreadableAmong(input, outcome);
     if (unreadable !== undefined) {
       job.fail(unreadable);

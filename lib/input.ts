@@ -9,10 +9,18 @@ import { isPlainArray, packedRecords, packRecords, recordShape, type PackedRecor
 export interface Input {
   readonly count: number;
   /**
-   * What every worker gets once per call. For Array items of one shape, the first call takes the
-   * shared memory they are packed into: call it only once the call goes to threads.
+   * What every worker gets once per call. The first call copies typed values that are not on
+   * shared memory yet, or takes the shared memory that Array items of one shape are packed into:
+   * call it only once the call goes to threads.
    */
   spec(): InputSpec;
+  /** What the calling thread reads: the caller's own memory, never a copy. */
+  local(): InputSpec;
+  /**
+   * Throws when the caller's typed array was detached (transferred) since the call began: the
+   * calling thread reads it in place, and code of the caller's may run whenever fn awaits.
+   */
+  checkAttached(): void;
   /** For Array inputs: the caller's items. */
   readonly items?: readonly unknown[];
   /** For Array items of one simple shape: how they pack (records.ts). */
@@ -26,20 +34,35 @@ export interface Input {
 const debug = debuglog('parallelize');
 const inShared = (): undefined => undefined;
 const constant = (spec: InputSpec) => (): InputSpec => spec;
+const attachedAlways = (): void => {};
+
+/** `make()`, called the first time only. */
+function once(make: () => InputSpec): () => InputSpec {
+  let spec: InputSpec | undefined;
+  return () => (spec ??= make());
+}
 
 /**
- * Classifies `data` and moves typed values into shared memory (at most one copy per call).
+ * Classifies `data`; its `spec()` moves typed values into shared memory (at most one copy per call).
  * `allocate` gives the shared array that Array items of one simple shape are packed into (records.ts).
  * Throws an `ERR_INVALID_ARG` error that names the offending item.
  */
 export function prepareInput(data: unknown, allocate: (length: number) => Float64Array = (length) => allocateShared(Float64Array, length)): Input {
+  // Typed values are copied to shared memory only for threads: a call too cheap for them, which
+  // reads them in place, would spend more on the copy than on its work (a third of the cheap
+  // bench case's time, with the collection that makes room for it).
   if (data instanceof Matrix) {
-    checkAttached('data.data', data.data);
-    return { count: data.rows, spec: constant({ kind: 'matrix', values: toShared(data.data), cols: data.cols }), packed: inShared, chunkItems: inShared };
+    const attached = () => checkAttached('data.data', data.data);
+    attached();
+    const local = constant({ kind: 'matrix', values: data.data, cols: data.cols });
+    const spec = once(() => (attached(), { kind: 'matrix', values: toShared(data.data), cols: data.cols }));
+    return { count: data.rows, spec, local, checkAttached: attached, packed: inShared, chunkItems: inShared };
   }
   if (isTypedArray(data)) {
-    checkAttached('data', data);
-    return { count: data.length, spec: constant({ kind: 'typed', values: toShared(data) }), packed: inShared, chunkItems: inShared };
+    const attached = () => checkAttached('data', data);
+    attached();
+    const spec = once(() => (attached(), { kind: 'typed', values: toShared(data) }));
+    return { count: data.length, spec, local: constant({ kind: 'typed', values: data }), checkAttached: attached, packed: inShared, chunkItems: inShared };
   }
   if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
   checkDense(data);
@@ -47,7 +70,8 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
   if (isTypedArray(first)) {
     checkOneKind(data);
     const { values, offsets } = packRagged(data as SharedTypedArray[]);
-    return { count: data.length, spec: constant({ kind: 'ragged', values, offsets }), packed: inShared, chunkItems: inShared };
+    const spec = constant({ kind: 'ragged', values, offsets });
+    return { count: data.length, spec, local: spec, checkAttached: attachedAlways, packed: inShared, chunkItems: inShared };
   }
   const clones = (start: number, end: number): unknown[] => {
     try {
@@ -58,7 +82,8 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     }
   };
   const shape = data.length > 0 ? recordShape(first, data.length) : undefined;
-  if (shape === undefined) return { count: data.length, spec: constant({ kind: 'array' }), items: data, packed: inShared, chunkItems: clones };
+  const local = constant({ kind: 'array' });
+  if (shape === undefined) return { count: data.length, spec: local, local, checkAttached: attachedAlways, items: data, packed: inShared, chunkItems: clones };
   // Taken when the call goes to threads: a call that stays on the calling thread takes no memory.
   let records: PackedRecords | undefined;
   let spec: InputSpec | undefined;
@@ -71,7 +96,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     return spec;
   };
   return {
-    count: data.length, items: data, shape, spec: threadSpec, packed: () => records?.values,
+    count: data.length, items: data, shape, spec: threadSpec, local, checkAttached: attachedAlways, packed: () => records?.values,
     chunkItems: (start, end) => (threadSpec().kind === 'records' && packRecords(records!, data, start, end) ? undefined : clones(start, end)),
   };
 }

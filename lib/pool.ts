@@ -116,6 +116,7 @@ export class Pool {
       if (forgoneMs && this.#warmUp.forgo(forgoneMs, !this.#closing && this.#workers.size === 0)) this.#startThreads();
       if (start < input.count && !job.settled) {
         job.takeNewOutput(); // when the calling thread found the shape, workers get the matrix with JOB_START
+        input.spec(); // copies typed input to shared memory now: failing to, it rejects the call here, not as a thread is sent the call
         const chunks = planChunks(input.count - start, Math.min(cores, input.count - start), options.chunkSize, itemNs);
         job.itemNs = itemNs;
         job.enqueue(chunks, start);

@@ -151,6 +151,7 @@ export const cases: readonly BenchCase[] = [
   listCase('cheap-150ns', '1,000,000 numbers, 40 square roots each (~170 ns here)', (scale) => numbers(size(1_000_000, scale)), 1, medium),
   listCase('moderate', '1,000,000 numbers, 90 square roots each (~0.4 µs here)', (scale) => numbers(size(1_000_000, scale)), 1, moderate),
   listCase('cheap-array', 'the cheap case on a plain Array of numbers', (scale) => Array.from(numbers(size(1_000_000, scale))), 1, cheap),
+  listCase('cheap-plain', 'the cheap case on a Float64Array of a plain ArrayBuffer (copied for threads only)', (scale) => numbers(size(1_000_000, scale)).slice(), 1, cheap),
   listCase('moderate-array', 'the moderate case on a plain Array of numbers', (scale) => Array.from(numbers(size(1_000_000, scale))), 1, moderate),
   listCase('objects', '200,000 objects { id, values: number[10] } → sum/min/max, 3 cols (packed in shared memory)', (scale) => objects(size(200_000, scale), 10), 3, objectStats),
   listCase('objects-work', '100,000 objects of 32 numbers, a few µs each → 3 cols', (scale) => objects(size(100_000, scale), 32), 3, objectWork),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { Matrix, parallelize } from '@parallelize/core';
+import { rejection } from './helpers.ts';
 
 describe('zero copy', () => {
   test("workers read a shared Matrix in place: a worker's write is visible to the caller", async () => {
@@ -39,5 +40,68 @@ describe('zero copy', () => {
     const copies = child.stderr.split('\n').filter((line) => /copied \d+ bytes of \w+ input into shared memory/.test(line));
     assert.deepEqual(copies.map((line) => /copied (\d+) bytes of (\w+)/.exec(line)!.slice(1).join(' ')), ['4800 Float64Array', '2000 Float32Array']);
     assert.deepEqual(JSON.parse(child.stdout), { first: 7, callerUntouched: 2, shared: true, typedRows: 500 });
+  });
+
+  test('typed input is copied to shared memory only for threads: a call that stays on the calling thread reads it in place', () => {
+    // Whether a cheap call stays on the calling thread is measured, and a noisy machine can tip a
+    // call to threads; so each call is checked against where it ran, and most must stay here.
+    const script = `
+      import { createPool, Matrix } from '@parallelize/core';
+      const pool = createPool({ cores: 2 });
+      await pool.parallelize([1, 2, 3, 4], (x) => x, { callingThread: false }); // its threads now run
+      const typed = new Float64Array(20000).map((_, i) => i);
+      const matrix = new Matrix(new Float64Array(6000).fill(1), 2000, 3);
+      const sums = [];
+      for (let call = 0; call < 4; call++) {
+        process.stderr.write('CALL typed\\n');
+        sums.push((await pool.parallelize(typed, (x) => x * 2)).get(19999, 0));
+        process.stderr.write('CALL matrix\\n');
+        sums.push((await pool.parallelize(matrix, (row) => row[0] + row[2])).get(5, 0));
+      }
+      // ~0.1 ms an item: the calling thread times a few, then threads take the rest.
+      process.stderr.write('CALL costly\\n');
+      sums.push((await pool.parallelize(typed.subarray(0, 2000), (x) => { const until = performance.now() + 0.1; while (performance.now() < until); return -x; })).get(1999, 0));
+      process.stderr.write('CALL end\\n');
+      console.log(JSON.stringify(sums));
+      await pool.close();
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_DEBUG: 'parallelize' },
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), [...Array.from({ length: 4 }, () => [39998, 2]).flat(), -1999]);
+    const calls = child.stderr.split('CALL ').slice(1, -1).map((log) => ({ name: log.split('\n')[0]!, log }));
+    let stayed = 0;
+    for (const { name, log } of calls) {
+      const copies = log.match(/copied \d+ bytes of Float64Array input/g) ?? [];
+      if (/all \d+ items on the calling thread/.test(log)) {
+        stayed++;
+        assert.deepEqual(copies, [], `${name}: ran here, and copied nothing`);
+      } else {
+        assert.match(log, /threads take/, name);
+        const bytes = { typed: 160000, matrix: 48000, costly: 16000 }[name];
+        assert.deepEqual(copies, [`copied ${bytes} bytes of Float64Array input`], `${name}: went to threads, and copied its input once`);
+      }
+    }
+    assert.ok(stayed >= 4, `only ${stayed} of 8 cheap calls stayed on the calling thread:\n${child.stderr}`);
+    assert.doesNotMatch(calls.at(-1)!.log, /all \d+ items on the calling thread/, 'the costly call went to threads');
+  });
+
+  test('typed input transferred while a call reads it in place fails the call, rather than reading it as empty', async () => {
+    for (const Type of [Float64Array, Matrix] as const) {
+      const values = new Float64Array(40).fill(3);
+      const data = Type === Matrix ? new Matrix(values, 40, 1) : values;
+      // fn awaits a timer for its first item, during which the caller's own code transfers the
+      // buffer (its timer is due 50 ms sooner); the calling thread runs that first item, whatever
+      // it decides next.
+      const call = parallelize(data, async (x: number | Float64Array) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return typeof x === 'number' ? x : x[0]!;
+      }, { callingThread: true });
+      setTimeout(() => structuredClone(values.buffer, { transfer: [values.buffer] }), 0);
+      const error = await rejection(call);
+      assert.ok(error instanceof TypeError && (error as { code?: string }).code === 'ERR_INVALID_ARG', `${Type.name}: ${error}`);
+      assert.match(error.message, Type === Matrix ? /^Expected `data\.data` to be a typed array whose buffer is still attached/ : /^Expected `data` to be a typed array whose buffer is still attached/);
+    }
   });
 });
