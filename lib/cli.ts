@@ -25,7 +25,7 @@ Options:
   --cores <n>          threads to use (default: availableCores())
   --context <file>     a .npy file passed to fn as its third argument, as { rows, cols, data }
   --chunk-size <n>     rows per chunk (default: auto)
-  --quiet              no progress output
+  --quiet              no progress output (warnings and errors still print)
   -h, --help           show this help
 
 Exit codes: 0 done, 1 the function failed (the message names the row) or the result could not
