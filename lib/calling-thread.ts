@@ -126,7 +126,9 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     return { start: 0 }; // the threads report it as ERR_DATA_CLONE
   }
   // Items are read where they are: asking for the threads' spec would copy them to shared memory.
-  const spec = input.local();
+  // Not for map() over typed input: a result that is a view of the item (a row's subarray) is
+  // cloned with the whole buffer under it, shared memory but once, the caller's own every batch.
+  const spec = job.keepValues && input.items === undefined ? input.spec() : input.local();
   const getItem = itemReader(spec)(input.items, 0);
   // A plain Array is read in place like a typed array: through getItem, fn's numbers loop calls a
   // closure that each call makes anew, and in about half the processes V8 then ran 1,000,000
@@ -147,10 +149,11 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     });
     const spent = now() - started;
     const stop = outcome.status === 'done' ? outcome.end : end;
-    input.checkAttached(); // before its rows count: fn may have awaited while the caller transferred them
-    const unreadable = unreadableAmong(input, outcome);
-    if (unreadable !== undefined) {
-      job.fail(unreadable);
+    // Before its rows count: the caller may have transferred its typed array while fn awaited.
+    // Failing the job, not throwing: a failure that came first (the pool closed) stays the call's.
+    const misread = inputChanged(input) ?? unreadableAmong(input, outcome);
+    if (misread !== undefined) {
+      job.fail(misread);
       return { spent, end: stop };
     }
     itemsRunHere.set(fn, (itemsRunHere.get(fn) ?? 0) + stop - start);
@@ -262,6 +265,16 @@ function timeSending(input: Input, from: number): number {
     return Infinity;
   }
   return ((now() - started) * 1e6) / (end - from);
+}
+
+/** The error that says the caller's typed input changed under this call, if it did. */
+function inputChanged(input: Input): unknown {
+  try {
+    input.checkAttached();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
 }
 
 /**

@@ -17,8 +17,9 @@ export interface Input {
   /** What the calling thread reads: the caller's own memory, never a copy. */
   local(): InputSpec;
   /**
-   * Throws when the caller's typed array was detached (transferred) since the call began: the
-   * calling thread reads it in place, and code of the caller's may run whenever fn awaits.
+   * Throws when the caller's typed array was detached (transferred), or its resizable buffer
+   * resized, since the call began: the calling thread reads it in place, and code of the caller's
+   * may run whenever fn awaits.
    */
   checkAttached(): void;
   /** For Array inputs: the caller's items. */
@@ -52,14 +53,16 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
   // reads them in place, would spend more on the copy than on its work (a third of the cheap
   // bench case's time, with the collection that makes room for it).
   if (data instanceof Matrix) {
-    const attached = () => checkAttached('data.data', data.data);
+    const length = data.data.length;
+    const attached = () => checkUnchanged('data.data', data.data, length);
     attached();
     const local = constant({ kind: 'matrix', values: data.data, cols: data.cols });
     const spec = once(() => (attached(), { kind: 'matrix', values: toShared(data.data), cols: data.cols }));
     return { count: data.rows, spec, local, checkAttached: attached, packed: inShared, chunkItems: inShared };
   }
   if (isTypedArray(data)) {
-    const attached = () => checkAttached('data', data);
+    const length = data.length;
+    const attached = () => checkUnchanged('data', data, length);
     attached();
     const spec = once(() => (attached(), { kind: 'typed', values: toShared(data) }));
     return { count: data.length, spec, local: constant({ kind: 'typed', values: data }), checkAttached: attached, packed: inShared, chunkItems: inShared };
@@ -99,6 +102,15 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     count: data.length, items: data, shape, spec: threadSpec, local, checkAttached: attachedAlways, packed: () => records?.values,
     chunkItems: (start, end) => (threadSpec().kind === 'records' && packRecords(records!, data, start, end) ? undefined : clones(start, end)),
   };
+}
+
+/**
+ * Throws unless `view` still holds the `length` elements it had as the call began: it may have
+ * been transferred since, or its resizable buffer resized, while the calling thread read it in place.
+ */
+function checkUnchanged(name: string, view: SharedTypedArray, length: number): void {
+  checkAttached(name, view);
+  if (view.length !== length) throw invalidArg(name, `a typed array that keeps its ${length} elements until the call settles (its resizable buffer was resized)`, view);
 }
 
 const arrayIncludes = Array.prototype.includes;

@@ -136,7 +136,9 @@ export class Pool {
       this.#jobs.splice(this.#jobs.indexOf(job), 1);
       for (const worker of this.#workers) this.#release(job, worker);
       // Ended by a throw of our own: stop its workers too, so that none reads its items any more.
-      if (!job.settled) job.abandon();
+      // A call failed meanwhile (the pool closed) and then left by a throw was never awaited:
+      // abandon() also keeps its rejection from being unhandled, which would end the process.
+      job.abandon();
       this.#forgetIfDone(job);
       for (const worker of this.#workers) this.#stopIfStraggling(worker);
     }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { Matrix, parallelize } from '@parallelize/core';
-import { rejection } from './helpers.ts';
+import { createPool, map, Matrix, parallelize, ParallelizeError } from '@parallelize/core';
+import { childEnv, rejection } from './helpers.ts';
 
 describe('zero copy', () => {
   test("workers read a shared Matrix in place: a worker's write is visible to the caller", async () => {
@@ -34,7 +34,7 @@ describe('zero copy', () => {
       console.log(JSON.stringify({ first: m.get(199, 0), callerUntouched: plain.get(0, 0), shared: m.data.buffer instanceof SharedArrayBuffer, typedRows: typed.rows }));
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_DEBUG: 'parallelize' },
+      encoding: 'utf8', timeout: 20_000, env: childEnv({ NODE_DEBUG: 'parallelize' }),
     });
     assert.equal(child.status, 0, child.stderr);
     const copies = child.stderr.split('\n').filter((line) => /copied \d+ bytes of \w+ input into shared memory/.test(line));
@@ -66,7 +66,7 @@ describe('zero copy', () => {
       await pool.close();
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_DEBUG: 'parallelize' },
+      encoding: 'utf8', timeout: 30_000, env: childEnv({ NODE_DEBUG: 'parallelize' }),
     });
     assert.equal(child.status, 0, child.stderr);
     assert.deepEqual(JSON.parse(child.stdout), [...Array.from({ length: 4 }, () => [39998, 2]).flat(), -1999]);
@@ -103,5 +103,37 @@ describe('zero copy', () => {
       assert.ok(error instanceof TypeError && (error as { code?: string }).code === 'ERR_INVALID_ARG', `${Type.name}: ${error}`);
       assert.match(error.message, Type === Matrix ? /^Expected `data\.data` to be a typed array whose buffer is still attached/ : /^Expected `data` to be a typed array whose buffer is still attached/);
     }
+  });
+
+  test('typed input whose resizable buffer shrinks while a call reads it in place fails the call, rather than giving NaN rows', async () => {
+    // Resizable buffers are ES2024, past the TypeScript library this project compiles against.
+    const Resizable = ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(bytes: number): void };
+    for (const size of [10, 0]) {
+      const buffer = new Resizable(8000, { maxByteLength: 8000 });
+      const data = new Float64Array(buffer).fill(1); // tracks the buffer's length
+      const call = parallelize(data, (x: number) => x * 2, { callingThread: true });
+      buffer.resize(size * 8); // the caller's own code, while the call awaits between batches
+      const error = await rejection(call);
+      assert.ok(error instanceof TypeError && (error as { code?: string }).code === 'ERR_INVALID_ARG', `${size}: ${error}`);
+      assert.match(error.message, /^Expected `data` to be a typed array that keeps its 1000 elements until the call settles/);
+    }
+  });
+
+  test('a pool closed while a call reads typed input in place rejects that call with ERR_POOL_CLOSED, even if the input then goes away', async () => {
+    const pool = createPool({ cores: 2 });
+    const data = new Float64Array(10).fill(1);
+    const call = pool.parallelize(data, async (x: number) => x * 2, { callingThread: true });
+    void pool.close();
+    structuredClone(data.buffer, { transfer: [data.buffer] });
+    const error = await rejection(call);
+    // A second rejection, left unhandled, would end this process here.
+    assert.ok(error instanceof ParallelizeError && error.code === 'ERR_POOL_CLOSED', String(error));
+  });
+
+  test("map() over typed rows on the calling thread reads a shared copy: a result that is a view of its row shares it, not a clone of the caller's buffer", async () => {
+    const matrix = new Matrix(new Float64Array(200 * 50).fill(2), 200, 50);
+    const rows = await map(matrix, (row: Float64Array) => row.subarray(0, 2), { callingThread: true });
+    assert.deepEqual(Array.from(rows[199]!), [2, 2]);
+    assert.ok(rows.every((row) => row.buffer instanceof SharedArrayBuffer), 'every result is a view of the one shared copy');
   });
 });
