@@ -270,7 +270,7 @@ function timeSending(input: Input, from: number): number {
 /** The error that says the caller's typed input changed under this call, if it did. */
 function inputChanged(input: Input): unknown {
   try {
-    input.checkAttached();
+    input.checkUnchanged();
     return undefined;
   } catch (error) {
     return error;

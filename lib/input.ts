@@ -21,7 +21,7 @@ export interface Input {
    * resized, since the call began: the calling thread reads it in place, and code of the caller's
    * may run whenever fn awaits.
    */
-  checkAttached(): void;
+  checkUnchanged(): void;
   /** For Array inputs: the caller's items. */
   readonly items?: readonly unknown[];
   /** For Array items of one simple shape: how they pack (records.ts). */
@@ -35,7 +35,7 @@ export interface Input {
 const debug = debuglog('parallelize');
 const inShared = (): undefined => undefined;
 const constant = (spec: InputSpec) => (): InputSpec => spec;
-const attachedAlways = (): void => {};
+const unchangedAlways = (): void => {};
 
 /** `make()`, called the first time only. */
 function once(make: () => InputSpec): () => InputSpec {
@@ -58,14 +58,14 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     attached();
     const local = constant({ kind: 'matrix', values: data.data, cols: data.cols });
     const spec = once(() => (attached(), { kind: 'matrix', values: toShared(data.data), cols: data.cols }));
-    return { count: data.rows, spec, local, checkAttached: attached, packed: inShared, chunkItems: inShared };
+    return { count: data.rows, spec, local, checkUnchanged: attached, packed: inShared, chunkItems: inShared };
   }
   if (isTypedArray(data)) {
     const length = data.length;
     const attached = () => checkUnchanged('data', data, length);
     attached();
     const spec = once(() => (attached(), { kind: 'typed', values: toShared(data) }));
-    return { count: data.length, spec, local: constant({ kind: 'typed', values: data }), checkAttached: attached, packed: inShared, chunkItems: inShared };
+    return { count: data.length, spec, local: constant({ kind: 'typed', values: data }), checkUnchanged: attached, packed: inShared, chunkItems: inShared };
   }
   if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
   checkDense(data);
@@ -74,7 +74,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     checkOneKind(data);
     const { values, offsets } = packRagged(data as SharedTypedArray[]);
     const spec = constant({ kind: 'ragged', values, offsets });
-    return { count: data.length, spec, local: spec, checkAttached: attachedAlways, packed: inShared, chunkItems: inShared };
+    return { count: data.length, spec, local: spec, checkUnchanged: unchangedAlways, packed: inShared, chunkItems: inShared };
   }
   const clones = (start: number, end: number): unknown[] => {
     try {
@@ -86,7 +86,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
   };
   const shape = data.length > 0 ? recordShape(first, data.length) : undefined;
   const local = constant({ kind: 'array' });
-  if (shape === undefined) return { count: data.length, spec: local, local, checkAttached: attachedAlways, items: data, packed: inShared, chunkItems: clones };
+  if (shape === undefined) return { count: data.length, spec: local, local, checkUnchanged: unchangedAlways, items: data, packed: inShared, chunkItems: clones };
   // Taken when the call goes to threads: a call that stays on the calling thread takes no memory.
   let records: PackedRecords | undefined;
   let spec: InputSpec | undefined;
@@ -99,7 +99,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     return spec;
   };
   return {
-    count: data.length, items: data, shape, spec: threadSpec, local, checkAttached: attachedAlways, packed: () => records?.values,
+    count: data.length, items: data, shape, spec: threadSpec, local, checkUnchanged: unchangedAlways, packed: () => records?.values,
     chunkItems: (start, end) => (threadSpec().kind === 'records' && packRecords(records!, data, start, end) ? undefined : clones(start, end)),
   };
 }

@@ -257,7 +257,10 @@ export class Job {
     this.#reject(error);
   }
 
-  /** Cancels a call whose caller already got another error: workers drop its chunks, and nothing awaits its promise. */
+  /**
+   * Cancels a call whose caller already got another error: workers drop its chunks, and nothing
+   * awaits its promise. A call already settled only has its rejection, if any, marked handled.
+   */
   abandon(): void {
     this.promise.catch(() => {});
     this.fail(new ParallelizeError('ERR_INTERNAL', 'The call was abandoned'));

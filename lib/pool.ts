@@ -135,9 +135,9 @@ export class Pool {
       signal?.removeEventListener('abort', onAbort);
       this.#jobs.splice(this.#jobs.indexOf(job), 1);
       for (const worker of this.#workers) this.#release(job, worker);
-      // Ended by a throw of our own: stop its workers too, so that none reads its items any more.
-      // A call failed meanwhile (the pool closed) and then left by a throw was never awaited:
-      // abandon() also keeps its rejection from being unhandled, which would end the process.
+      // A call we leave by a throw of our own is stopped, so that no worker reads its items any
+      // more; and one that failed meanwhile (the pool closed) was never awaited: abandon() keeps
+      // its rejection from going unhandled, which would end the process.
       job.abandon();
       this.#forgetIfDone(job);
       for (const worker of this.#workers) this.#stopIfStraggling(worker);
