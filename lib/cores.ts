@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { workerThreads } from './builtins.js';
+import { now } from './clock.js';
 import { invalidArg } from './errors.js';
 
 /** Job schedulers' variables for the CPUs granted to this task, in the order we read them. */
@@ -35,8 +36,31 @@ export function availableCores(): number {
 
 /** detectCores with this process's affinity and cgroup quota, and the variables of `env`. */
 function coresFor(env: CoreSources['env']): number {
-  return detectCores({ env, affinity: availableParallelism(), quota: cgroupQuota() });
+  return detectCores({ env, affinity: availableParallelism(), quota: currentQuota() });
 }
+
+/** @internal How long a cgroup quota read stays good: an administrator may change it while we run, seldom. */
+export const kQuotaTtlMs = 1000;
+
+/**
+ * @internal `read()` (the cgroup quota), read again only once `kQuotaTtlMs` have passed since the
+ * last read. Every `parallelize()` call asks for the default `cores`, and the files under
+ * /sys/fs/cgroup cost ~0.5 ms a time on our 2-core VM: a tenth of a cheap one-shot call.
+ */
+export function cachedQuota(read: () => number | undefined = cgroupQuota, clock: () => number = now): () => number | undefined {
+  let quota: number | undefined;
+  let readAt = -Infinity;
+  return () => {
+    const time = clock();
+    if (time - readAt >= kQuotaTtlMs) {
+      quota = read();
+      readAt = time;
+    }
+    return quota;
+  };
+}
+
+const currentQuota = cachedQuota();
 
 let warnedOversubscribed = false;
 /** The CPUs this process may use, without `PARALLELIZE_CORES`: read once, not at every thread start. */

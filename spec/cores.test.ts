@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
-import { cgroupQuota, detectCores } from '../lib/cores.ts';
+import { cachedQuota, cgroupQuota, detectCores, kQuotaTtlMs } from '../lib/cores.ts';
 import { runModule } from './helpers.ts';
 
 const machine = { env: {}, affinity: 128, quota: undefined };
@@ -70,6 +70,25 @@ function availableCoresHere(): number {
   // An empty PARALLELIZE_CORES counts as unset.
   return Number(runModule("import { availableCores } from '@parallelize/core'; console.log(availableCores());", { env: { PARALLELIZE_CORES: '' } }).stdout);
 }
+
+describe('cachedQuota', () => {
+  test('reads the cgroup quota again only once its time to live has passed', () => {
+    let reads = 0;
+    let time = 5000;
+    const quota = cachedQuota(() => ++reads, () => time);
+    assert.deepEqual([quota(), quota(), reads], [1, 1, 1]);
+    time += kQuotaTtlMs - 1;
+    assert.deepEqual([quota(), reads], [1, 1], 'still good just before its time is up');
+    time += 1;
+    assert.deepEqual([quota(), reads], [2, 2], 'read again once it is');
+  });
+
+  test('keeps a quota of undefined (no cgroup limit) as it keeps a number', () => {
+    let reads = 0;
+    const quota = cachedQuota(() => { reads++; return undefined; }, () => 0);
+    assert.deepEqual([quota(), quota(), reads], [undefined, undefined, 1]);
+  });
+});
 
 describe('availableCores', () => {
   const run = (env: Record<string, string>) => runModule(`
