@@ -126,9 +126,10 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     return { start: 0 }; // the threads report it as ERR_DATA_CLONE
   }
   // Items are read where they are: asking for the threads' spec would copy them to shared memory.
-  // Not for map() over typed input: a result that is a view of the item (a row's subarray) is
-  // cloned with the whole buffer under it, shared memory but once, the caller's own every batch.
-  const spec = job.keepValues && input.items === undefined ? input.spec() : input.local();
+  // Not for map() over a Matrix: a result that is a view of its row (a subarray) is cloned with
+  // the whole buffer under it, shared memory but once, the caller's own every batch.
+  const local = input.local();
+  const spec = job.keepValues && local.kind === 'matrix' ? input.spec() : local;
   const getItem = itemReader(spec)(input.items, 0);
   // A plain Array is read in place like a typed array: through getItem, fn's numbers loop calls a
   // closure that each call makes anew, and in about half the processes V8 then ran 1,000,000

@@ -53,10 +53,10 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
   // reads them in place, would spend more on the copy than on its work (a third of the cheap
   // bench case's time, with the collection that makes room for it).
   if (data instanceof Matrix) {
-    const length = data.data.length;
+    checkTypedInput(data);
+    const length = data.rows * data.cols;
     const attached = () => checkUnchanged('data.data', data.data, length);
-    attached();
-    const local = constant({ kind: 'matrix', values: data.data, cols: data.cols });
+    const local = constant({ kind: 'matrix', values: plainView(data.data), cols: data.cols });
     const spec = once(() => (attached(), { kind: 'matrix', values: toShared(data.data), cols: data.cols }));
     return { count: data.rows, spec, local, checkUnchanged: attached, packed: inShared, chunkItems: inShared };
   }
@@ -65,7 +65,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     const attached = () => checkUnchanged('data', data, length);
     attached();
     const spec = once(() => (attached(), { kind: 'typed', values: toShared(data) }));
-    return { count: data.length, spec, local: constant({ kind: 'typed', values: data }), checkUnchanged: attached, packed: inShared, chunkItems: inShared };
+    return { count: data.length, spec, local: constant({ kind: 'typed', values: plainView(data) }), checkUnchanged: attached, packed: inShared, chunkItems: inShared };
   }
   if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
   checkDense(data);
@@ -105,12 +105,33 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
 }
 
 /**
+ * @internal Refuses typed input that reads as less than it holds: a detached buffer, or a
+ * resizable one that shrank past the array's end (or past a Matrix's rows × cols).
+ */
+export function checkTypedInput(data: Matrix | SharedTypedArray): void {
+  if (!(data instanceof Matrix)) return checkAttached('data', data);
+  checkAttached('data.data', data.data);
+  const length = data.rows * data.cols;
+  if (data.data.length < length) throw invalidArg('data.data', `a Float64Array of rows × cols = ${length} elements (its resizable buffer shrank)`, data.data);
+}
+
+/**
  * Throws unless `view` still holds the `length` elements it had as the call began: it may have
  * been transferred since, or its resizable buffer resized, while the calling thread read it in place.
  */
 function checkUnchanged(name: string, view: SharedTypedArray, length: number): void {
   checkAttached(name, view);
-  if (view.length !== length) throw invalidArg(name, `a typed array that keeps its ${length} elements until the call settles (its resizable buffer was resized)`, view);
+  // Grown, it still holds every item the call counted; shrunk, the rest would read as NaN.
+  if (view.length < length) throw invalidArg(name, `a typed array that keeps its ${length} elements until the call settles (its resizable buffer shrank)`, view);
+}
+
+/**
+ * The same memory as `view`, through a plain view of its kind: a subclass's own `subarray` (which
+ * a Matrix row is made with) may make something else, where the shared copy that threads read
+ * is always plain.
+ */
+function plainView<T extends SharedTypedArray>(view: T): T {
+  return Object.getPrototypeOf(view) === kindOf(view).prototype ? view : new (kindOf(view))(view.buffer as SharedArrayBuffer, view.byteOffset, view.length);
 }
 
 const arrayIncludes = Array.prototype.includes;

@@ -110,16 +110,27 @@ export function kindOf<T extends SharedTypedArray>(view: T): TypedArrayConstruct
   return (kKinds[name] ?? (globalThis as unknown as Record<string, unknown>)[name]) as TypedArrayConstructor<T>;
 }
 
+/** Throws for a typed array that is detached or past the end of its buffer, as every method that validates one does. */
+const typedArrayKeys = Object.getPrototypeOf(Uint8Array.prototype).keys as (this: SharedTypedArray) => unknown;
+
 /**
- * Refuses a view of a detached buffer, which reads as empty: an empty result for data that was
- * moved away would be a silent wrong answer.
+ * Refuses a view of a detached buffer, or one past the end of a resizable buffer that shrank: both
+ * read as empty, and an empty result for data that was moved away would be a silent wrong answer.
  */
 export function checkAttached(name: string, view: ArrayBufferView): void {
-  if (view.byteLength !== 0 || view.buffer instanceof SharedArrayBuffer || view.buffer.byteLength !== 0) return;
+  if (view.byteLength !== 0 || view.buffer instanceof SharedArrayBuffer) return;
+  if (view.buffer.byteLength === 0) {
+    try {
+      structuredClone(view.buffer);
+    } catch {
+      throw invalidArg(name, 'a typed array whose buffer is still attached (it was transferred or detached)', view);
+    }
+  }
+  if (!isTypedArray(view)) return;
   try {
-    structuredClone(view.buffer);
+    typedArrayKeys.call(view);
   } catch {
-    throw invalidArg(name, 'a typed array whose buffer is still attached (it was transferred or detached)', view);
+    throw invalidArg(name, "a typed array within its buffer (its resizable buffer shrank past the array's end)", view);
   }
 }
 

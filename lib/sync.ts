@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from './builtins.js';
 import { deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
-import { unreadableItem } from './input.js';
+import { checkTypedInput, unreadableItem } from './input.js';
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
@@ -38,6 +38,8 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   const spec = toFnSpec(fn);
   // Here, once per process: the coordinator, a thread of its own, would warn on every call.
   const items = data instanceof Matrix ? data.rows : Array.isArray(data) || isTypedArray(data) ? data.length : 0;
+  // Before the copy below, which would fail on such input with a TypeError of its own.
+  if (data instanceof Matrix || isTypedArray(data)) checkTypedInput(data);
   warnIfOversubscribed(Math.min(call.cores, items), call.cores);
   collectBeforeCall(allocatedSharedBytes(), true);
   const state = allocateShared(Int32Array, kSyncFieldCount);

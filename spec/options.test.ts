@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPool, map, Matrix, parallelize, ParallelizeError, task } from '@parallelize/core';
+import { createPool, map, Matrix, parallelize, parallelizeSync, ParallelizeError, task } from '@parallelize/core';
 import { rejection } from './helpers.ts';
 
 const data = [1, 2, 3];
@@ -53,6 +53,33 @@ describe('bad arguments', () => {
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
     await assertRejects(() => parallelize(detached, double), TypeError, /^Expected `data` to be a typed array whose buffer is still attached \(it was transferred or detached\), got /);
     assert.equal((await parallelize(new Float64Array(0), double)).rows, 0, 'an empty typed array is fine');
+  });
+
+  test('typed input past the end of a resizable buffer that shrank is rejected, on either path and by parallelizeSync, not read as empty', async () => {
+    // Resizable buffers are ES2024, past the TypeScript library this project compiles against.
+    const Resizable = ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(bytes: number): void };
+    /** 100 numbers, as a typed array and as a 50 × 2 Matrix made while the buffer was whole; then the buffer shrinks to 10. */
+    const shrunk = (tracking: boolean) => {
+      const buffer = new Resizable(800, { maxByteLength: 800 });
+      // A view of a fixed length is past the end once the buffer shrinks; one that follows the buffer's length gets shorter.
+      const typed = tracking ? new Float64Array(buffer) : new Float64Array(buffer, 0, 100);
+      const matrix = new Matrix(typed, 50, 2);
+      buffer.resize(80);
+      return { typed, matrix };
+    };
+    const beyond = /^Expected `(data|data\.data)` to be a typed array within its buffer \(its resizable buffer shrank past the array's end\), got /;
+    const shorter = /^Expected `data\.data` to be a Float64Array of rows × cols = 100 elements \(its resizable buffer shrank\), got /;
+    for (const callingThread of [true, false]) {
+      await assertRejects(() => parallelize(shrunk(false).typed, double, { callingThread }), TypeError, beyond);
+      await assertRejects(() => parallelize(shrunk(false).matrix, (row: Float64Array) => row[0]!, { callingThread }), TypeError, beyond);
+      await assertRejects(() => parallelize(shrunk(true).matrix, (row: Float64Array) => row[0]!, { callingThread }), TypeError, shorter);
+    }
+    const refused = (pattern: RegExp) => (error: Error & { code?: string }) => error instanceof TypeError && error.code === 'ERR_INVALID_ARG' && pattern.test(error.message);
+    assert.throws(() => parallelizeSync(shrunk(false).typed, double), refused(beyond));
+    assert.throws(() => parallelizeSync(shrunk(true).matrix, (row: Float64Array) => row[0]!), refused(shorter));
+    const detached = new Float64Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    assert.throws(() => parallelizeSync(detached, double), refused(/^Expected `data` to be a typed array whose buffer is still attached/));
   });
 
   test('a detached typed array inside an Array of them, or inside the context, is rejected by its place', async () => {

@@ -57,6 +57,8 @@ describe('zero copy', () => {
         sums.push((await pool.parallelize(typed, (x) => x * 2)).get(19999, 0));
         process.stderr.write('CALL matrix\\n');
         sums.push((await pool.parallelize(matrix, (row) => row[0] + row[2])).get(5, 0));
+        process.stderr.write('CALL mapped\\n'); // map() too: its results cannot be views of numbers
+        sums.push((await pool.map(typed, (x) => ({ x })))[19999].x);
       }
       // ~0.1 ms an item: the calling thread times a few, then threads take the rest.
       process.stderr.write('CALL costly\\n');
@@ -69,7 +71,7 @@ describe('zero copy', () => {
       encoding: 'utf8', timeout: 30_000, env: childEnv({ NODE_DEBUG: 'parallelize' }),
     });
     assert.equal(child.status, 0, child.stderr);
-    assert.deepEqual(JSON.parse(child.stdout), [...Array.from({ length: 4 }, () => [39998, 2]).flat(), -1999]);
+    assert.deepEqual(JSON.parse(child.stdout), [...Array.from({ length: 4 }, () => [39998, 2, 19999]).flat(), -1999]);
     const calls = child.stderr.split('CALL ').slice(1, -1).map((log) => ({ name: log.split('\n')[0]!, log }));
     let stayed = 0;
     for (const { name, log } of calls) {
@@ -79,11 +81,11 @@ describe('zero copy', () => {
         assert.deepEqual(copies, [], `${name}: ran here, and copied nothing`);
       } else {
         assert.match(log, /threads take/, name);
-        const bytes = { typed: 160000, matrix: 48000, costly: 16000 }[name];
+        const bytes = { typed: 160000, matrix: 48000, mapped: 160000, costly: 16000 }[name];
         assert.deepEqual(copies, [`copied ${bytes} bytes of Float64Array input`], `${name}: went to threads, and copied its input once`);
       }
     }
-    assert.ok(stayed >= 4, `only ${stayed} of 8 cheap calls stayed on the calling thread:\n${child.stderr}`);
+    assert.ok(stayed >= 6, `only ${stayed} of 12 cheap calls stayed on the calling thread:\n${child.stderr}`);
     assert.doesNotMatch(calls.at(-1)!.log, /all \d+ items on the calling thread/, 'the costly call went to threads');
   });
 
@@ -128,6 +130,30 @@ describe('zero copy', () => {
     const error = await rejection(call);
     // A second rejection, left unhandled, would end this process here.
     assert.ok(error instanceof ParallelizeError && error.code === 'ERR_POOL_CLOSED', String(error));
+  });
+
+  test('typed input that grows while a call reads it in place is fine: the call keeps to the items it counted', async () => {
+    // Growable buffers are ES2024, past the TypeScript library this project compiles against.
+    const Growable = SharedArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => SharedArrayBuffer & { grow(bytes: number): void };
+    const buffer = new Growable(800, { maxByteLength: 8000 });
+    const samples = new Float64Array(buffer).fill(1); // follows the buffer's length
+    const call = parallelize(samples, async (x: number) => x * 2, { callingThread: true });
+    buffer.grow(1600); // more samples appended meanwhile
+    const result = await call;
+    assert.deepEqual([result.rows, result.data.every((x) => x === 2)], [100, true]);
+  });
+
+  test('a Matrix over a typed array subclass gives fn plain Float64Array rows, the same on either path', async () => {
+    // A subclass whose constructor takes a length, as subarray() would not expect.
+    class Grid extends Float64Array { constructor(length: number) { super(length); } }
+    const grid = new Grid(2000);
+    for (let k = 0; k < grid.length; k++) grid[k] = k;
+    const matrix = new Matrix(grid, 1000, 2);
+    for (const callingThread of [true, false]) {
+      const rows = await parallelize(matrix, (row: Float64Array) => [row.length, row[1]! - row[0]!, row.constructor === Float64Array ? 1 : 0], { callingThread, cores: 2 });
+      assert.deepEqual(rows.toArrays().filter(([length, step, plain]) => length !== 2 || step !== 1 || plain !== 1), [], `callingThread: ${callingThread}`);
+      assert.deepEqual(Array.from(rows.row(999)), [2, 1, 1]);
+    }
   });
 
   test("map() over typed rows on the calling thread reads a shared copy: a result that is a view of its row shares it, not a clone of the caller's buffer", async () => {
