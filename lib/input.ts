@@ -18,7 +18,7 @@ export interface Input {
   local(): InputSpec;
   /**
    * Throws when the caller's typed array was detached (transferred), or its resizable buffer
-   * resized, since the call began: the calling thread reads it in place, and code of the caller's
+   * shrank, since the call began: the calling thread reads it in place, and code of the caller's
    * may run whenever fn awaits.
    */
   checkUnchanged(): void;
