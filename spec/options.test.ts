@@ -6,6 +6,24 @@ import { rejection } from './helpers.ts';
 const data = [1, 2, 3];
 const double = (x: number) => x * 2;
 
+/**
+ * The numbers 0 to `length - 1`, made anew by each factory, whose item `at` throws
+ * `RangeError('boom')` when read: of an Array subclass, of a Proxy, and of a plain Array whose
+ * getter throws from its second read on (the hole check reads it once).
+ */
+function unreadableAt(length: number, at: number): (readonly [string, () => number[]])[] {
+  const boom = () => { throw new RangeError('boom'); };
+  class Items extends Array<number> {}
+  return [
+    ['a subclass', () => Object.defineProperty(Items.from({ length }, (_, i) => i), at, { get: boom })],
+    ['a Proxy', () => new Proxy(Array.from({ length }, (_, i) => i), { get: (target, key, receiver) => (key === String(at) ? boom() : Reflect.get(target, key, receiver)) })],
+    ['a getter that throws later', () => {
+      let reads = 0;
+      return Object.defineProperty(Array.from({ length }, (_, i) => i), at, { enumerable: true, get: () => (reads++ === 0 ? at : boom()) });
+    }],
+  ];
+}
+
 /** Bad input rejects (never throws synchronously) with the house-style message and ERR_INVALID_ARG. */
 async function assertRejects(call: () => Promise<unknown>, Type: typeof TypeError | typeof RangeError, message: string | RegExp): Promise<void> {
   let promise: Promise<unknown> | undefined;
@@ -143,16 +161,8 @@ describe('bad arguments', () => {
   });
 
   test('an item that throws only when taken for a thread, or of an Array subclass or Proxy, fails the call naming it', async () => {
-    const boom = () => { throw new RangeError('boom'); };
-    class Items extends Array<number> {}
-    const subclassed = Items.from({ length: 4000 }, (_, i) => i);
-    Object.defineProperty(subclassed, 3000, { get: boom });
-    const proxied = new Proxy(Array.from({ length: 4000 }, (_, i) => i), { get: (target, key, receiver) => (key === '3000' ? boom() : Reflect.get(target, key, receiver)) });
-    const later = Array.from({ length: 4000 }, (_, i) => i);
-    let reads = 0;
-    Object.defineProperty(later, 3000, { enumerable: true, get: () => (reads++ === 0 ? 3000 : boom()) }); // the hole check reads it once
-    for (const [label, data] of [['a subclass', subclassed], ['a Proxy', proxied], ['a getter that throws later', later]] as const) {
-      const error = await rejection(parallelize(data, (x: number) => x, { cores: 2, chunkSize: 100, callingThread: false }));
+    for (const [label, make] of unreadableAt(4000, 3000)) {
+      const error = await rejection(parallelize(make(), (x: number) => x, { cores: 2, chunkSize: 100, callingThread: false }));
       assert.ok(error instanceof ParallelizeError, `${label}: ${error}`);
       assert.equal(error.code, 'ERR_DATA_CLONE', label);
       assert.equal(error.index, 3000, label);
@@ -161,33 +171,24 @@ describe('bad arguments', () => {
   });
 
   test('on the calling thread too, an unreadable item of an Array subclass or Proxy is the data\'s fault, not fn\'s', async () => {
-    const boom = () => { throw new RangeError('boom'); };
-    class Items extends Array<number> {}
-    const subclassed = Items.from({ length: 40 }, (_, i) => i);
-    Object.defineProperty(subclassed, 30, { get: boom });
-    const proxied = new Proxy(Array.from({ length: 40 }, (_, i) => i), { get: (target, key, receiver) => (key === '30' ? boom() : Reflect.get(target, key, receiver)) });
     const calls: [string, (data: number[]) => Promise<unknown>][] = [
       ['parallelize', (data) => parallelize(data, (x: number) => x, { callingThread: true })],
       // Collected, it would be a NaN row blamed on fn; the data cannot be read, so the call fails.
       ["onError: 'collect'", (data) => parallelize(data, (x: number) => x, { callingThread: true, onError: 'collect' })],
       ['map', (data) => map(data, (x: number) => String(x), { callingThread: true })],
     ];
-    // A plain Array is read in place, not through a reader that could catch the throw.
-    const later = Array.from({ length: 40 }, (_, i) => i);
-    let reads = 0;
-    Object.defineProperty(later, 30, { enumerable: true, get: () => (reads++ === 0 ? 30 : boom()) }); // the hole check reads it once
-    for (const [label, data] of [['a subclass', subclassed], ['a Proxy', proxied], ['a getter that throws later', later]] as const) {
+    // The plain Array's item is read in place, not through a reader that could catch the throw.
+    for (const [label, make] of unreadableAt(40, 30)) {
       for (const [how, call] of calls) {
-        reads = 0;
-        const error = await rejection(call(data));
+        const error = await rejection(call(make()));
         assert.ok(error instanceof ParallelizeError, `${label}, ${how}: ${error}`);
         assert.deepEqual([error.code, error.index, error.message], ['ERR_DATA_CLONE', 30, 'data[30] cannot be read: boom'], `${label}, ${how}`);
         assert.ok(error.cause instanceof RangeError, `${label}, ${how}`);
       }
     }
     // The first item is read before anything else, to learn what kind of data this is.
-    const firstUnreadable = new Proxy([1, 2, 3], { get: (target, key, receiver) => (key === '0' ? boom() : Reflect.get(target, key, receiver)) });
-    const error = await rejection(parallelize(firstUnreadable, (x: number) => x));
+    const [, firstUnreadable] = unreadableAt(3, 0)[1]!;
+    const error = await rejection(parallelize(firstUnreadable(), (x: number) => x));
     assert.ok(error instanceof ParallelizeError && error.code === 'ERR_DATA_CLONE' && error.index === 0, String(error));
   });
 
