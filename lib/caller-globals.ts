@@ -4,11 +4,15 @@
  * calling thread, or whether a call works would depend on its size (see calling-thread.ts).
  */
 
+import { kNamePart, kNameStart } from './identifiers.js';
+
 /** The global names of this thread when the library loaded, which a worker's global scope has too. */
 const startGlobals = new Set(Object.getOwnPropertyNames(globalThis));
 /** For each inline function's source, the names in it that were not globals then (most are its own variables). */
 const laterNames = new Map<string, readonly string[]>();
-const kIdentifier = /(?<![.\p{ID_Continue}$])[\p{ID_Start}_$][\p{ID_Continue}$]*/gu;
+const kIdentifier = new RegExp(`(?<![.${kNamePart}])[${kNameStart}][${kNamePart}]*`, 'g');
+const kRenamedKey = new RegExp(`[${kNamePart}]+\\s*:`, 'g');
+const kSingleParameter = new RegExp(`^\\s*(?:async\\s+)?([${kNameStart}][${kNamePart}]*)\\s*=>`);
 
 /**
  * The names of a function's parameters, destructured ones included, default values left out (a
@@ -20,7 +24,7 @@ const kIdentifier = /(?<![.\p{ID_Continue}$])[\p{ID_Start}_$][\p{ID_Continue}$]*
 function parameterNames(source: string): Set<string> {
   const names = new Set<string>();
   // Without defaults, and without the keys of destructuring renames (`{ K: a }` binds `a`).
-  const bindings = withoutDefaults(parametersOf(source) ?? '').replace(/[\p{ID_Continue}$]+\s*:/gu, '');
+  const bindings = withoutDefaults(parametersOf(source) ?? '').replace(kRenamedKey, '');
   for (const name of bindings.match(kIdentifier) ?? []) names.add(name);
   return names;
 }
@@ -45,7 +49,7 @@ function withoutDefaults(text: string): string {
 
 /** The text of a function's parameters: `x` of `x =>`, else its first parenthesized list. */
 function parametersOf(source: string): string | undefined {
-  const single = /^\s*(?:async\s+)?([\p{ID_Start}_$][\p{ID_Continue}$]*)\s*=>/u.exec(source);
+  const single = kSingleParameter.exec(source);
   if (single) return single[1];
   const open = source.indexOf('(');
   let depth = 0;

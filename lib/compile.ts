@@ -1,3 +1,5 @@
+import { kNamePart, kNameStart } from './identifiers.js';
+
 /** An inline function as the workers and the calling thread run it. */
 export type Mapper = (item: unknown, index: number, context: unknown) => unknown;
 
@@ -42,7 +44,7 @@ export function compileInline(source: string): (...args: unknown[]) => unknown {
 }
 
 /** How a function expression starts (`function`, `async function`, `(x) =>`, `x =>`); method shorthand starts otherwise. */
-const kExpression = /^(?:async\s*)?(?:function\b|\(|[\p{ID_Start}_$][\p{ID_Continue}$]*\s*=>)/u;
+const kExpression = new RegExp(`^(?:async\\s*)?(?:function\\b|\\(|[${kNameStart}][${kNamePart}]*\\s*=>)`);
 
 function nameHelper<T extends object>(target: T, value: string): T {
   try {

@@ -5,7 +5,7 @@ import { callerGlobalIn } from '../lib/caller-globals.ts';
 describe('callerGlobalIn', () => {
   test('finds a global set after the library loaded in every name but the parameters\' own', () => {
     const scope = globalThis as Record<string, unknown>;
-    const added = ['K2', 'name2', 'é2'];
+    const added = ['K2', 'name2', 'é2', 'σ2'];
     for (const name of added) scope[name] = 1;
     try {
       const cases: [string, string | undefined][] = [
@@ -23,6 +23,15 @@ describe('callerGlobalIn', () => {
         ['(x) => "K2"', 'K2'], // nor strings: at worst, threads
         ['m(x) { return x * K2; }', 'K2'],
         ['(x) => x * 2', undefined],
+        // Names past Latin-1, astral ones too, and whitespace past it between names.
+        ['(σ2) => σ2 * 2', undefined],
+        ['(x) => x * σ2', 'σ2'],
+        ['(𝑥, i) => 𝑥 * K2', 'K2'],
+        ['(𝑥, i) => 𝑥 * i', undefined],
+        ['(x)\u3000=>\u3000x\u2003*\uFEFFK2', 'K2'],
+        // A source that is a two-byte string (its file held a character past U+00FF) reads the same.
+        ['(x) => x * K2 // –'.slice(0, 13), 'K2'],
+        ['(K2) => K2 * 2 // –'.slice(0, 14), undefined],
       ];
       for (const [source, expected] of cases) assert.equal(callerGlobalIn(source), expected, source);
     } finally {
