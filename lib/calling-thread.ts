@@ -30,6 +30,26 @@ export const kWarmUpNs = 20_000;
 
 /** Items each compiled function has run on this thread, across calls: a warm function needs no wait. */
 const itemsRunHere = new WeakMap<object, number>();
+/** What an item of each compiled function cost here in its last call that ran some here, in ns (as `finishHere` was told). */
+const hereCosts = new WeakMap<object, number>();
+
+/**
+ * How many items the calling thread runs in its next batch, after a batch of `batch` items that
+ * took `batchNs` each: twice as many, up to kStepMs of work at that cost. After a call's first
+ * batch (one item, as one item may take long, and whose result fixes the width of the rows), a
+ * function that ran here before (`knownNs`, its cost here then) goes on at about half of
+ * kProbeMs of work at that cost, up to kStepMs: doubling from one item every call, a call of
+ * 1,000,000 cheap items ran ~20 batches, each with its promise, objects and looks at the clock,
+ * and a lone item's time, mostly a batch's own overhead, is no measure of a cheap one. A function
+ * cheap last time and costly now is stopped by its batch's budget all the same.
+ */
+export function nextBatch(batch: number, batchNs: number, knownNs: number | undefined, first: boolean): number {
+  if (first && knownNs !== undefined) {
+    const itemNs = Math.max(knownNs, 1);
+    return Math.max(2, Math.min(Math.floor((kProbeMs * 1e6) / 2 / itemNs), Math.floor((kStepMs * 1e6) / itemNs)));
+  }
+  return Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(batchNs, 1))));
+}
 /** What an item of each compiled function cost on threads, in ns, in the last call of it that they took, where that was kRememberNs or more. */
 const threadCosts = new WeakMap<object, number>();
 /**
@@ -180,20 +200,23 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   let previousNs = Infinity;
   const recentNs: number[] = [];
   let cheapestNs = Infinity;
-  // Batches double from a single item (the first may be slow), up to kStepMs of work each at the
+  // Batches double from a single item (the first may be slow), or go on from about kProbeMs / 2 of
+  // work for a function that ran here before (see nextBatch), up to kStepMs of work each at the
   // last batch's cost (so items that grow costlier cannot make one batch overshoot by much). After
   // kProbeMs we decide after every batch, from the cheapest of the last three batches: recent,
   // because items may grow costlier along the data (then we hand the rest over instead of running
   // it all here), and the cheapest, because one batch can be slowed by a garbage collection. While
   // the cost per item still falls fast, or before kMinProbeItems, the JIT is still compiling fn:
   // we wait (up to kMaxProbeMs), or unoptimized first items would make cheap work look worth threads.
-  for (let batch = 1; done < input.count && !job.settled;) {
+  const knownNs = hereCosts.get(fn);
+  for (let batch = 1, batches = 1; done < input.count && !job.settled; batches++) {
     const ranBefore = itemsRunHere.get(fn) ?? 0;
     const { spent, end } = await run(done, Math.min(input.count, done + batch));
     const batchNs = (spent * 1e6) / (end - done);
     recentNs.push(batchNs);
     if (recentNs.length > 3) recentNs.shift();
     const itemNs = Math.min(...recentNs);
+    hereCosts.set(fn, itemNs);
     cheapestNs = Math.min(cheapestNs, batchNs);
     elapsed += spent;
     done = end;
@@ -207,7 +230,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
         return { start: done, itemNs: steadyCost(batchNs, cheapestNs, itemNs) };
       }
     }
-    batch = Math.max(1, Math.min(2 * batch, Math.floor((kStepMs * 1e6) / Math.max(batchNs, 1))));
+    batch = nextBatch(batch, batchNs, knownNs, batches === 1);
   }
   // Finished here for want of threads: what threads already running would have saved, counted
   // only where they would have taken the call, and at the steady cost per item. The call's own

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool, parallelize } from '@parallelize/core';
-import { finishHere, kThreadStartMs, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
+import { finishHere, kProbeMs, kStepMs, kThreadStartMs, nextBatch, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
 import { prepareInput } from '../lib/input.ts';
 import { Job } from '../lib/job.ts';
 import { rejection, runModule, steadyThreadCount, threadCount, threadsBackTo } from './helpers.ts';
@@ -170,6 +170,47 @@ describe('the calling thread', () => {
   test('times slow first items one at a time, then hands over', async () => {
     const result = await parallelize(Array.from({ length: 6 }, (_, i) => i), (x: number) => { const until = performance.now() + 5; while (performance.now() < until); return x; }, { cores: 2 });
     assert.deepEqual(Array.from(result.data), [0, 1, 2, 3, 4, 5]);
+  });
+});
+
+describe('the calling thread\'s batches', () => {
+  test('double from one item, up to kStepMs of work at the last batch\'s cost', () => {
+    assert.equal(nextBatch(1, 5000, undefined, true), 2);
+    assert.equal(nextBatch(64, 10, undefined, false), 128);
+    assert.equal(nextBatch(1 << 20, 10, undefined, false), (kStepMs * 1e6) / 10, 'at most kStepMs of work');
+    assert.equal(nextBatch(4, 10 * kStepMs * 1e6, undefined, false), 1, 'an item over kStepMs: one at a time');
+  });
+
+  test('go on from half of kProbeMs of work after the first item, for a function that ran here before', () => {
+    assert.equal(nextBatch(1, 3000, 2, true), (kProbeMs * 1e6) / 2 / 2);
+    assert.equal(nextBatch(1, 3000, 2, false), 2, 'only after the first batch');
+    assert.equal(nextBatch(1, 3000, 1e9, true), 2, 'a costly function still doubles');
+  });
+
+  test('run a warm function\'s cheap call in a few batches, the first of one item', async () => {
+    const source = '(x) => x * 2 + 1';
+    const batchesOf = async () => {
+      const input = prepareInput(Float64Array.from({ length: 1_000_000 }, (_, i) => i));
+      const job = new Job({ input, fn: { kind: 'inline', source }, context: undefined, cores: 1, collect: false, keepValues: false });
+      const batches: number[] = [];
+      const doneHere = job.doneHere.bind(job);
+      job.doneHere = (start, end, outcome) => {
+        batches.push(end - start);
+        doneHere(start, end, outcome);
+      };
+      // One core: threads never beat the calling thread, so the call stays here whatever the machine's speed.
+      const { start } = await runOnCallingThread(job, input, source, undefined, 1, true);
+      assert.equal(start, 1_000_000, 'finished on the calling thread');
+      assert.equal(job.rowsDone, 1_000_000);
+      job.abandon();
+      return batches;
+    };
+    const cold = await batchesOf();
+    const warm = await batchesOf();
+    assert.deepEqual(cold.slice(0, 3), [1, 2, 4], `a function new here doubles from one item: ${cold.join(', ')}`);
+    assert.equal(warm[0], 1, `the first batch is one item: ${warm.join(', ')}`);
+    assert.ok(warm[1]! >= 1000, `then about half a ms of work at the cost measured before: ${warm.join(', ')}`);
+    assert.ok(warm.length < cold.length, `fewer batches: ${warm.length} against ${cold.length}`);
   });
 });
 
