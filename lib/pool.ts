@@ -149,8 +149,11 @@ export class Pool {
     this.#closing ??= (async () => {
       this.#spare.dispose();
       for (const job of this.#jobs) job.fail(new ParallelizeError('ERR_POOL_CLOSED', 'The pool was closed while this call was running'));
-      // A thread still loading would only read SHUTDOWN once loaded: we need nothing from it.
-      await Promise.all([...this.#workers].map((worker) => (worker.ready ? worker.close() : worker.terminate())));
+      // A thread still loading would only read SHUTDOWN once loaded, and one that holds a chunk
+      // holds one of a call just failed above or already over, maybe inside an endless item: we
+      // need nothing from either. Asked to leave, such a thread made every one-shot call that timed
+      // out or was aborted wait kShutdownGraceMs more before it settled.
+      await Promise.all([...this.#workers].map((worker) => (worker.ready && worker.held.length === 0 ? worker.close() : worker.terminate())));
     })();
     return this.#closing;
   }

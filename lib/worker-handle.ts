@@ -128,6 +128,9 @@ export class WorkerHandle {
   terminate(): Promise<void> {
     debug('[%d] terminating worker', this.threadId);
     this.#stopping ??= this.#exited ? Promise.resolve() : new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    // Held until it has exited: an idle thread is unref'd, and a process whose caller awaits its
+    // exit (a one-shot call's close) would otherwise end first, its promise never settled.
+    this.#worker.ref();
     void this.#worker.terminate();
     return this.#stopping;
   }

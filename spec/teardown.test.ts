@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parallelize } from '@parallelize/core';
-import { rejection, steadyThreadCount, threadCount } from './helpers.ts';
+import { rejection, runModule, steadyThreadCount, threadCount } from './helpers.ts';
 
 describe('teardown', () => {
   test('a one-shot call leaves no worker thread running after it resolves', async () => {
@@ -22,7 +22,7 @@ describe('teardown', () => {
     }
   });
 
-  test('a worker stuck in a long item is terminated after the grace period when the call fails', async () => {
+  test('a worker stuck in a long item is terminated when the call fails', async () => {
     const before = await steadyThreadCount();
     const started = Date.now();
     const error = await rejection(parallelize([0, 1], (x: number) => {
@@ -34,5 +34,21 @@ describe('teardown', () => {
     assert.equal(error.index, 0);
     assert.ok(Date.now() - started < 3000, `settled in ${Date.now() - started} ms, not after the 30 s item`);
     assert.equal(threadCount(), before);
+  });
+
+  test('a one-shot call waits for no thread it has no more use for: one inside an endless item, one held by its module', () => {
+    // Asked to leave, such threads used to be given the pool's grace period (500 ms) each time;
+    // the debug log says so when it happens.
+    const run = runModule(`
+      import { parallelize, task } from '@parallelize/core';
+      const timedOut = await parallelize([1, 2], (x) => { for (;;); }, { timeout: 200, cores: 2 }).catch((error) => error.code);
+      const aborted = await parallelize([1, 2], (x) => { for (;;); }, { signal: AbortSignal.timeout(200), cores: 2 }).catch((error) => error.name);
+      const held = await parallelize([1, 2, 3, 4], task('./spec/fixtures/holds-timer.js'), { cores: 2 });
+      console.log(timedOut, aborted, Array.from(held.data).join(','));
+    `, { env: { NODE_DEBUG: 'parallelize' }, timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), 'ERR_TIMEOUT TimeoutError 2,4,6,8');
+    assert.match(run.stderr, /terminating worker/, 'the threads inside endless items were terminated');
+    assert.doesNotMatch(run.stderr, /did not leave within/);
   });
 });

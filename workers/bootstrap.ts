@@ -31,6 +31,8 @@ interface Job {
 }
 
 const debug = debuglog('parallelize');
+/** How long a thread told to leave waits for its event loop to empty before it exits anyway, in ms. */
+const kLeaveMs = 50;
 const port = parentPort!;
 const { status, sharedBytes, flagLock } = workerData as WorkerStartup;
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
@@ -88,8 +90,11 @@ export function start(importTask: ImportTask): void {
       }
       case MessageType.SHUTDOWN:
         // Closing the port empties our event loop, so the thread exits by itself; unlike
-        // terminate(), a normal exit lets V8 write coverage and runs exit handlers.
+        // terminate(), a normal exit lets V8 write coverage and runs exit handlers. Unless a
+        // task module left a timer or a socket open: then we leave all the same, rather than
+        // make the pool wait its grace period (kShutdownGraceMs) for every one-shot call.
         port.close();
+        setTimeout(() => process.exit(0), kLeaveMs).unref();
         break;
       default:
         throw new Error(`Unknown message type ${(message as { type: unknown }).type}`);
