@@ -11,7 +11,7 @@ import { Matrix } from './matrix.js';
 import { allocatedSharedBytes, shareContext, SpareBuffer } from './memory.js';
 import { resolveOptions, resolvePoolOptions, type CallOptions, type PoolOptions, type ResolvedOptions, type ResourceLimits } from './options.js';
 import { planChunks } from './plan.js';
-import { reportProgress } from './progress.js';
+import { itemsDone, reportProgress } from './progress.js';
 import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
 import { WarmUp } from './warm-up.js';
@@ -99,7 +99,7 @@ export class Pool {
     const context = shareContext(options.context);
     const job = new Job({ input, fn: spec, context, cores, collect: options.collect, keepValues, lastCall });
     const timer = timeout === undefined ? undefined : setTimeout(() => job.fail(new ParallelizeError('ERR_TIMEOUT',
-      `The call did not finish within ${timeout} ms (${job.rowsDone} of ${input.count} items were done)`)), timeout);
+      `The call did not finish within ${timeout} ms (${itemsDone(job, this.#workers)} of ${input.count} items were done)`)), timeout);
     const onAbort = (): void => job.fail(signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const progress = options.onProgress && reportProgress(job, input.count, options.onProgress, this.#workers);

@@ -14,15 +14,7 @@ export const kProgressIntervalMs = 100;
 export function reportProgress(job: Job, total: number, onProgress: (progress: Progress) => void, workers: Iterable<WorkerHandle>): { finish(): void; stop(): void } {
   let reported = -1;
   const report = (final: boolean): void => {
-    let done = total;
-    if (!final) {
-      done = job.rowsDone;
-      for (const worker of workers) {
-        const running = worker.running;
-        const chunk = worker.held[0];
-        if (running?.jobId === job.id && chunk?.jobId === job.id) done += running.index - chunk.start;
-      }
-    }
+    const done = final ? total : itemsDone(job, workers);
     if (done === reported || job.settled !== final) return;
     reported = done;
     try {
@@ -35,4 +27,18 @@ export function reportProgress(job: Job, total: number, onProgress: (progress: P
   };
   const ticker = setInterval(() => report(false), kProgressIntervalMs).unref();
   return { finish: () => report(true), stop: () => clearInterval(ticker) };
+}
+
+/**
+ * The items of a call done so far: the rows of its finished chunks, plus, for each worker inside
+ * one of its chunks, the items that worker has passed.
+ */
+export function itemsDone(job: Job, workers: Iterable<WorkerHandle>): number {
+  let done = job.rowsDone;
+  for (const worker of workers) {
+    const running = worker.running;
+    const chunk = worker.held[0];
+    if (running?.jobId === job.id && chunk?.jobId === job.id) done += running.index - chunk.start;
+  }
+  return done;
 }

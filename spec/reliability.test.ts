@@ -22,6 +22,20 @@ describe('timeout', () => {
     assert.equal(threadCount(), before, 'no thread left');
   });
 
+  test('counts, as done, the items finished inside chunks still running, as onProgress does', async () => {
+    // Two chunks of 100 items of ~20 ms: at the timeout, neither chunk is finished.
+    let last = { done: 0, total: 0 };
+    const error = await rejection(parallelize(Array.from({ length: 200 }, (_, i) => i), (x: number) => {
+      const until = Date.now() + 20;
+      while (Date.now() < until);
+      return x;
+    }, { cores: 2, chunkSize: 100, timeout: 1000, onProgress: (progress) => { last = progress; } }), 10_000);
+    assert.equal(error.code, 'ERR_TIMEOUT');
+    const done = Number(/\((\d+) of 200 items were done\)$/.exec(error.message)?.[1]);
+    assert.ok(last.done > 0, 'onProgress saw items done');
+    assert.ok(done >= last.done, `the message says ${done} done, onProgress said ${last.done} before`);
+  });
+
   test('a pool stays usable after a timeout: the stuck thread is replaced', async () => {
     const pool = createPool({ cores: 2 });
     const before = await steadyThreadCount();
