@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from './builtins.js';
-import { deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
+import { cloneable, deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
 import { checkTypedInput, unreadableItem } from './input.js';
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
@@ -66,8 +66,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
       eval: true, workerData: startup, transferList: [port2, output.port2], stdout: true, stderr: true,
     });
   } catch (error) {
-    throw (Array.isArray(data) ? unreadableItem(data) : undefined)
-      ?? new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error });
+    throw sendFailure(data, options, error);
   }
   coordinator.unref();
   // A coordinator that fails to start emits its error once we are awake again, long after we
@@ -168,3 +167,20 @@ function rebuild(outcome: Extract<CoordinatorOutcome, { ok: false }>): unknown {
   return error;
 }
 
+/**
+ * The error for a call whose `workerData` could not be cloned, naming what could not, as
+ * `parallelize` names it: an item that cannot be read or sent, else the context.
+ */
+function sendFailure(data: Data, options: ParallelizeOptions | undefined, error: unknown): ParallelizeError {
+  const why = (error as Error).message;
+  if (Array.isArray(data)) {
+    const unreadable = unreadableItem(data);
+    if (unreadable !== undefined) return unreadable;
+    const index = data.findIndex((item) => !cloneable(item));
+    if (index >= 0) return new ParallelizeError('ERR_DATA_CLONE', `data[${index}] cannot be sent to a worker thread: ${why}`, { index, cause: error });
+  }
+  if (options?.context !== undefined && !cloneable(options.context)) {
+    return new ParallelizeError('ERR_DATA_CLONE', `options.context cannot be sent to a worker thread: ${why}`, { cause: error });
+  }
+  return new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${why}`, { cause: error });
+}

@@ -143,6 +143,15 @@ describe('parallelizeSync', () => {
       assert.deepEqual([error.code, error.index, error.message], ['ERR_DATA_CLONE', 2, 'data[2] cannot be read: unreadable']);
       return true;
     });
+    // What cannot be cloned is named as parallelize names it: the item, or the context.
+    const items = Array.from({ length: 5000 }, (_, i): unknown => (i === 4000 ? () => 2 : i));
+    assert.throws(() => parallelizeSync(items, () => 1), { code: 'ERR_DATA_CLONE', index: 4000, message: /^data\[4000\] cannot be sent to a worker thread: .*could not be cloned/ });
+    assert.throws(() => parallelizeSync([1, 2], (x: number) => x, { context: { f: () => 1 } }), (error: unknown) => {
+      assert.ok(error instanceof ParallelizeError);
+      assert.deepEqual([error.code, error.index], ['ERR_DATA_CLONE', undefined]);
+      assert.match(error.message, /^options\.context cannot be sent to a worker thread: .*could not be cloned/);
+      return true;
+    });
   });
 
   test("with onError: 'collect', lists the failed items", () => {
