@@ -1,14 +1,14 @@
 import { debuglog } from 'node:util';
 import { now } from './clock.js';
 import { compileCached } from './compile.js';
-import { cloneable, ParallelizeError } from './errors.js';
+import { failureToError, ParallelizeError } from './errors.js';
 import { unreadableItem, type Input } from './input.js';
 import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
 import { isPlainArray, packRecords } from './records.js';
 import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
 import { itemReader, typedItems } from '../workers/items.js';
-import { runChunk, type ChunkOutcome } from '../workers/run-chunk.js';
+import { runChunk, unsendableResults, type ChunkOutcome } from '../workers/run-chunk.js';
 
 const debug = debuglog('parallelize');
 
@@ -180,19 +180,21 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
     itemsRunHere.set(fn, (itemsRunHere.get(fn) ?? 0) + stop - start);
     // map()'s results are cloned here as they would be when sent back from a worker: the same
     // result never comes back shared with the input, and one that cannot be sent fails here too.
+    let sent = outcome;
     if (outcome.status === 'done' && outcome.list !== undefined) {
-      const { list } = outcome;
-      let copies: unknown[];
       try {
-        copies = structuredClone(list);
+        sent = { ...outcome, list: structuredClone(outcome.list) };
       } catch (error) {
-        const index = start + list.findIndex((value) => !cloneable(value));
-        job.fail(new ParallelizeError('ERR_DATA_CLONE', `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, { index, cause: error }));
-        return { spent, end: stop };
+        // In collect mode each such item fails alone, else the first fails the call.
+        const { sendable, failures } = unsendableResults(outcome.list, start);
+        if (!job.collect || failures.length === 0) {
+          job.fail(failures.length > 0 ? failureToError(failures[0]!) : new ParallelizeError('ERR_DATA_CLONE', `fn's results cannot be sent back from a worker thread: ${(error as Error).message}`, { cause: error }));
+          return { spent, end: stop };
+        }
+        sent = { ...outcome, list: structuredClone(sendable), failures: [...outcome.failures, ...failures] };
       }
-      for (let k = 0; k < list.length; k++) list[k] = copies[k];
     }
-    job.doneHere(start, end, outcome);
+    job.doneHere(start, end, sent);
     return { spent, end: stop };
   };
   let done = 0;

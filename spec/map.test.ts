@@ -30,9 +30,22 @@ describe('map', () => {
   });
 
   test('a result that cannot be sent back rejects with ERR_DATA_CLONE naming the item', async () => {
-    const error = await rejection(map([1, 2, 3], (x: number) => (x === 3 ? { f: () => x } : x), { callingThread: false, cores: 1 }));
-    assert.deepEqual([error.code, error.index], ['ERR_DATA_CLONE', 2]);
-    assert.match(error.message, /^fn's result for item 2 cannot be sent back from a worker thread/);
+    for (const callingThread of [false, true]) {
+      const error = await rejection(map([1, 2, 3], (x: number) => (x === 3 ? { f: () => x } : x), { callingThread, cores: 1 }));
+      assert.deepEqual([error.code, error.index], ['ERR_DATA_CLONE', 2], `callingThread: ${callingThread}`);
+      assert.match(error.message, /^fn's result for item 2 cannot be sent back from a worker thread: .*could not be cloned/);
+    }
+  });
+
+  test("with onError: 'collect', a result that cannot be sent back fails its item alone", async () => {
+    const fn = (x: number) => { if (x === 5) throw new Error('five'); return x % 4 === 2 ? { f: () => x } : `ok ${x}`; };
+    for (const callingThread of [false, true]) {
+      const result = await map(Array.from({ length: 12 }, (_, i) => i), fn, { onError: 'collect', callingThread, cores: 2, chunkSize: 5 });
+      const expected = Array.from({ length: 12 }, (_, i) => (i === 5 || i % 4 === 2 ? undefined : `ok ${i}`));
+      assert.deepEqual([...result], expected, `callingThread: ${callingThread}`);
+      assert.deepEqual(result.errors.map((e) => [e.index, e.error.code]), [[2, 'ERR_DATA_CLONE'], [5, 'ERR_TASK_FAILED'], [6, 'ERR_DATA_CLONE'], [10, 'ERR_DATA_CLONE']]);
+      assert.match(result.errors[0]!.error.message, /^fn's result for item 2 cannot be sent back from a worker thread: .*could not be cloned/);
+    }
   });
 
   test("with onError: 'collect', failed slots are undefined and listed", async () => {

@@ -8,7 +8,7 @@ import { debuglog } from 'node:util';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { now } from '../lib/clock.js';
 import { collectorFor, releaseDropped, useFlagLock } from '../lib/collect.js';
-import { cloneable, serializeError } from '../lib/errors.js';
+import { serializeError } from '../lib/errors.js';
 import type { ImportTask } from '../lib/location.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
 import {
@@ -17,7 +17,7 @@ import {
 } from '../lib/protocol.js';
 import { itemReader, typedItems, type ItemReader } from './items.js';
 import { loadFunction } from './load-function.js';
-import { runChunk } from './run-chunk.js';
+import { runChunk, unsendableResults } from './run-chunk.js';
 
 interface Job {
   readonly fn: (item: unknown, index: number, context: unknown) => unknown;
@@ -117,6 +117,7 @@ async function loadJob(message: JobStartMessage, importTask: ImportTask): Promis
 async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: RunChunkMessage): Promise<void> {
   const { jobId, chunkId } = chunk;
   let reply: WorkerMessage;
+  let collect = false;
   status[kStatusJobField] = jobId;
   status[kStatusStartedField]! += 1;
   try {
@@ -124,6 +125,7 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
     if ('code' in job) {
       reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: job };
     } else {
+      collect = job.collect;
       const started = now();
       const outcome = await runChunk({
         fn: job.fn,
@@ -160,12 +162,13 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
   try {
     port.postMessage(reply);
   } catch (error) {
-    // Only map() results can fail to clone; name the first one that does.
-    const list = (reply as { list?: unknown[] }).list ?? [];
-    const k = list.findIndex((value) => !cloneable(value));
-    const index = chunk.start + Math.max(k, 0);
-    port.postMessage({ type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: {
-      code: 'ERR_DATA_CLONE', message: `fn's result for item ${index} cannot be sent back from a worker thread: ${(error as Error).message}`, index,
-    } });
+    // Only map() results can fail to clone: in collect mode each such item fails alone, else the
+    // first fails the chunk (and the call).
+    const { sendable, failures } = reply.type === MessageType.CHUNK_DONE && reply.list !== undefined ? unsendableResults(reply.list, chunk.start) : { sendable: [], failures: [] };
+    port.postMessage(collect && reply.type === MessageType.CHUNK_DONE && failures.length > 0
+      ? { ...reply, list: sendable, failures: [...reply.failures, ...failures] }
+      : { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: failures[0] ?? {
+        code: 'ERR_DATA_CLONE', message: `The results of items ${chunk.start} to ${chunk.end - 1} cannot be sent back from a worker thread: ${(error as Error).message}`,
+      } });
   }
 }

@@ -189,6 +189,26 @@ function runNumbersUntil(
   }
 }
 
+/**
+ * map()'s results for rows `start` on, those that cannot be sent back from a worker thread (a
+ * function, say) left out, and the failure of each of those. One at a time, for the error path
+ * only: a chunk's results are cloned whole first.
+ */
+export function unsendableResults(list: readonly unknown[], start: number): { sendable: unknown[]; failures: SerializedFailure[] } {
+  const sendable = [...list];
+  const failures: SerializedFailure[] = [];
+  for (let k = 0; k < list.length; k++) {
+    try {
+      structuredClone(list[k]);
+    } catch (error) {
+      const cause = serializeError(error);
+      failures.push({ code: 'ERR_DATA_CLONE', message: `fn's result for item ${start + k} cannot be sent back from a worker thread: ${cause.message}`, index: start + k, cause });
+      sendable[k] = undefined;
+    }
+  }
+  return { sendable, failures };
+}
+
 function taskFailure(error: unknown, index: number, inline: boolean): SerializedFailure {
   const cause = serializeError(error);
   const what = cause.isError ? `${cause.name}: ${cause.message}` : `a non-Error value: ${cause.message}`;
