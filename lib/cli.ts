@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { now } from './clock.js';
@@ -29,7 +29,7 @@ Options:
   -h, --help           show this help
 
 Exit codes: 0 done, 1 the function failed (the message names the row) or the result could not
-be written, 2 bad usage.`;
+be written, 2 bad usage, unreadable input, or a module that cannot be loaded.`;
 
 class UsageError extends Error {}
 
@@ -121,6 +121,8 @@ function parse(argv: readonly string[]) {
 
 /** Throws a usage error unless `path` can be written: a file, or a new one in a writable directory. */
 function checkWritable(path: string): void {
+  // resolve() drops a trailing separator, and writing to `dir/` fails only once the work is done.
+  if (path.endsWith('/') || path.endsWith(sep)) throw new UsageError(`--out ${path} names a directory; name the .npy file to write`);
   const target = resolve(path);
   if (existsSync(target)) {
     if (statSync(target).isDirectory()) throw new UsageError(`--out ${path} is a directory; name the .npy file to write`);
@@ -129,6 +131,7 @@ function checkWritable(path: string): void {
   }
   const directory = dirname(target);
   if (!existsSync(directory)) throw new UsageError(`--out ${path}: the directory ${directory} does not exist`);
+  if (!statSync(directory).isDirectory()) throw new UsageError(`--out ${path}: ${directory} is not a directory`);
   if (!canWrite(directory)) throw new UsageError(`--out ${path}: the directory ${directory} cannot be written (permission denied)`);
 }
 
@@ -158,7 +161,8 @@ function locate(module: string): string | URL {
     try {
       return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(module));
     } catch {
-      return module; // the workers' error will say it cannot be found
+      // The threads would not find it either, after reading the data and starting: say so now.
+      throw new UsageError(`cannot find the module ${module}: no file of that name here, and no package of that name`);
     }
   }
 }

@@ -80,6 +80,7 @@ function readNpyFile(path: string): Matrix {
   const fd = openSync(path, 'r');
   try {
     const stats = fstatSync(fd);
+    if (stats.isDirectory()) throw unreadable(path, 'it is a directory');
     // A pipe or a terminal (`--in /dev/stdin`) has no size to read by: it is read to its end.
     if (!stats.isFile()) return readNpyBytes(readFileSync(fd), path);
     const fileSize = stats.size;
@@ -164,11 +165,14 @@ function parseLayout(head: (length: number) => Uint8Array, totalBytes: number, w
   const shape = parseShape(shapeText!) ?? fail(`the shape (${shapeText}) is not a tuple of sizes`);
   const size = Number(kind!.slice(1));
   const count = shape.reduce((a, b) => a * b, 1);
+  const cols = shape.length <= 1 ? 1 : shape.slice(1).reduce((a, b) => a * b, 1);
+  // Only a crafted file holds more: numpy makes no array of more than 2^63 bytes.
+  if (!Number.isSafeInteger(count * size) || !Number.isSafeInteger(cols)) fail(`the shape (${shapeText}) is too large`);
   if (totalBytes - dataStart < count * size) fail(`the data is truncated: expected ${count * size} bytes, found ${totalBytes - dataStart}`);
   const littleEndian = order === '<' || (order !== '>' && kHostIsLittleEndian);
   return {
     dataStart, read: read!, size, littleEndian, native: kind === 'f8' && littleEndian && kHostIsLittleEndian,
-    rows: shape.length === 0 ? 1 : shape[0]!, cols: shape.length <= 1 ? 1 : shape.slice(1).reduce((a, b) => a * b, 1),
+    rows: shape.length === 0 ? 1 : shape[0]!, cols,
   };
 }
 

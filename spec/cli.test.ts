@@ -130,7 +130,11 @@ describe('parallelize run', () => {
     const early: [string[], RegExp][] = [
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', join(dir, 'missing', 'o.npy')], /--out .*o\.npy: the directory .*missing does not exist/],
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', dir], /--out .* is a directory; name the \.npy file to write/],
+      [['run', fixture, '--export', 'rowStats', '--in', path, '--out', `${join(dir, 'new')}/`], /--out .*new\/ names a directory; name the \.npy file to write/],
+      [['run', fixture, '--export', 'rowStats', '--in', path, '--out', join(path, 'o.npy')], /--out .*o\.npy: .*\.npy is not a directory/],
+      [['run', fixture, '--export', 'rowStats', '--in', dir, '--out', 'x.npy'], /Cannot read .* as \.npy: it is a directory/],
       [['run', './spec/fixtures/no-such-module.js', '--in', path, '--out', 'x.npy'], /cannot find the module \.\/spec\/fixtures\/no-such-module\.js: no such file/],
+      [['run', 'no-such-module.mjs', '--in', path, '--out', 'x.npy'], /cannot find the module no-such-module\.mjs: no file of that name here, and no package of that name/],
     ];
     for (const [args, message] of early) {
       const run = cli(...args);

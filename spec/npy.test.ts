@@ -58,6 +58,10 @@ describe('.npy', () => {
     assert.throws(() => readNpy(withHeader((h) => h.replace('False', 'True '))), { message: /Fortran-order arrays are not supported; save np\.ascontiguousarray\(a\) instead/ });
     assert.throws(() => readNpy(withHeader((h) => h.replace("'<f8'", "'|O' "))), { message: /dtype '\|O' is not supported \(only numeric and bool dtypes are; object arrays cannot be read\)/ });
     assert.throws(() => readNpy(join(dir, 'missing.npy')), { code: 'ENOENT' });
+    assert.throws(() => readNpy(dir), { code: 'ERR_INVALID_ARG', message: `Cannot read ${dir} as .npy: it is a directory` });
+    // Crafted: sizes whose product no number holds exactly, even with no data at all.
+    const huge = '(0, 9007199254740991, 9007199254740991)';
+    assert.throws(() => readNpy(withHeader((h) => h.replace('(2, 2)', huge))), { message: `Cannot read the .npy bytes as .npy: the shape ${huge} is too large` });
     assert.throws(() => toNpy({} as never), { name: 'TypeError', message: 'Expected `matrix` to be a Matrix, got `{}` (Object)' });
     // Versions 2 and 3 have a 4-byte header length: 10 or 11 bytes of one are truncated too.
     const version2 = Uint8Array.from([...good.subarray(0, 6), 2, 0, 0, 0, 0]);
