@@ -64,6 +64,15 @@ export function invalidArg(what: string, expected: string, value: unknown): ArgE
   return withCode(new TypeError(`Expected \`${what}\` to be ${expected}, got ${describe(value)}`));
 }
 
+/**
+ * @internal The `TypeError` for a key that an options object (`what`) does not take, with a hint
+ * (the closest known name, say) and every name it does take.
+ */
+export function unknownKey(what: string, key: string, known: readonly string[], hint: string | undefined): ArgError {
+  const names = known.map((name) => `\`${name}\``).join(', ');
+  return withCode(new TypeError(`Unknown option \`${key}\` in \`${what}\`${hint ? ` (${hint})` : ''}; it takes only ${names}`));
+}
+
 /** @internal A `RangeError` for values of the right type but out of range, or arguments that conflict. */
 export function outOfRange(message: string): ArgError {
   return withCode(new RangeError(message));
@@ -76,7 +85,7 @@ function withCode(error: TypeError | RangeError): ArgError {
 /** @internal A short, single-line picture of a value and its type, for error messages. */
 export function describe(value: unknown): string {
   const type = value === null ? 'null' : Array.isArray(value) ? 'Array' : typeof value === 'object'
-    ? (Object.getPrototypeOf(value)?.constructor?.name ?? 'object')
+    ? (Object.getPrototypeOf(value) === null ? 'object' : Object.getPrototypeOf(value).constructor?.name || Object.prototype.toString.call(value).slice(8, -1))
     : typeof value;
   let shown: string;
   try {

@@ -1,5 +1,5 @@
 import { availableCores } from './cores.js';
-import { invalidArg, outOfRange } from './errors.js';
+import { invalidArg, outOfRange, unknownKey } from './errors.js';
 
 /** Memory limits of each worker thread, as in `new Worker(file, { resourceLimits })`. */
 export interface ResourceLimits {
@@ -189,7 +189,7 @@ function checkKeys(options: unknown, known: readonly string[], misplaced: Record
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const hint = (Object.hasOwn(misplaced, key) ? misplaced[key] : undefined) ?? (closest(key, known) === undefined ? undefined : `did you mean \`${closest(key, known)}\`?`);
-    throw invalidArg(name, `an object with only ${known.map((k) => `\`${k}\``).join(', ')}${hint ? ` (${hint})` : ''}`, key);
+    throw unknownKey(name, key, known, hint);
   }
   return options as Record<string, unknown>;
 }

@@ -68,6 +68,8 @@ describe('describe()', () => {
     assert.equal(describeValue(0), '`0` (number)');
     assert.equal(describeValue([1, 2]), '`[ 1, 2 ]` (Array)');
     assert.equal(describeValue(Object.create(null)), '`[Object: null prototype] {}` (object)');
+    // A prototype whose constructor has no name: the value's tag names it.
+    assert.equal(describeValue((function* () {})()), '`Object [Generator] {}` (Generator)');
     assert.ok(describeValue('y'.repeat(500)).length < 100);
   });
 });
