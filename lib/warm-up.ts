@@ -1,4 +1,4 @@
-import { kThreadStartMs } from './calling-thread.js';
+import { kThreadStartMs } from './here-or-threads.js';
 
 /**
  * When a pool starts threads that no call asked for. A call with less work than a thread start

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool, parallelize } from '@parallelize/core';
-import { finishHere, kProbeMs, kStepMs, kThreadStartMs, nextBatch, runOnCallingThread, steadyCost } from '../lib/calling-thread.ts';
+import { runOnCallingThread } from '../lib/calling-thread.ts';
 import { prepareInput } from '../lib/input.ts';
 import { Job } from '../lib/job.ts';
 import { rejection, runModule, steadyThreadCount, threadCount, threadsBackTo } from './helpers.ts';
@@ -11,26 +11,6 @@ import { rejection, runModule, steadyThreadCount, threadCount, threadsBackTo } f
 type WithBuiltins = { getBuiltinModule(id: 'node:worker_threads'): { threadId: number } };
 
 declare const scaleForSpec: number;
-
-describe('finishHere', () => {
-  const base = { sendNs: 0, cores: 2, coldStart: false };
-  test('keeps cheap work when threads must first be started', () => {
-    assert.equal(finishHere({ ...base, remaining: 16, itemNs: 100, coldStart: true }), true);
-    // Work just under the cost of starting threads stays; twice that goes.
-    assert.equal(finishHere({ ...base, remaining: 1000, itemNs: (kThreadStartMs * 1e6) / 1000, coldStart: true }), true);
-    assert.equal(finishHere({ ...base, remaining: 1000, itemNs: (4 * kThreadStartMs * 1e6) / 1000, coldStart: true }), false);
-  });
-
-  test('on warm threads, gives away items that cost more than the per-item overhead', () => {
-    assert.equal(finishHere({ ...base, remaining: 1_000_000, itemNs: 5 }), true);
-    assert.equal(finishHere({ ...base, remaining: 1_000_000, itemNs: 300 }), false);
-  });
-
-  test('keeps Array items whose cloning costs more than fn', () => {
-    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 100, sendNs: 1000 }), true);
-    assert.equal(finishHere({ ...base, remaining: 200_000, itemNs: 5000, sendNs: 1000 }), false);
-  });
-});
 
 describe('the calling thread', () => {
   test('runs a cheap call itself, starting no thread', async () => {
@@ -174,21 +154,8 @@ describe('the calling thread', () => {
 });
 
 describe('the calling thread\'s batches', () => {
-  test('double from one item, up to kStepMs of work at the last batch\'s cost', () => {
-    assert.equal(nextBatch(1, 5000, undefined, true), 2);
-    assert.equal(nextBatch(64, 10, undefined, false), 128);
-    assert.equal(nextBatch(1 << 20, 10, undefined, false), (kStepMs * 1e6) / 10, 'at most kStepMs of work');
-    assert.equal(nextBatch(4, 10 * kStepMs * 1e6, undefined, false), 1, 'an item over kStepMs: one at a time');
-  });
-
-  test('go on from half of kProbeMs of work after the first item, for a function that ran here before', () => {
-    assert.equal(nextBatch(1, 3000, 2, true), (kProbeMs * 1e6) / 2 / 2);
-    assert.equal(nextBatch(1, 3000, 2, false), 2, 'only after the first batch');
-    assert.equal(nextBatch(1, 3000, 1e9, true), 2, 'a costly function still doubles');
-  });
-
   test('run a warm function\'s cheap call in a few batches, the first of one item', async () => {
-    const source = '(x) => x * 2 + 1';
+    const source = '(x) => x * 3 + 0.25'; // of this spec only: no other has run it here
     const batchesOf = async () => {
       const input = prepareInput(Float64Array.from({ length: 1_000_000 }, (_, i) => i));
       const job = new Job({ input, fn: { kind: 'inline', source }, context: undefined, cores: 1, collect: false, keepValues: false });
@@ -207,7 +174,8 @@ describe('the calling thread\'s batches', () => {
     };
     const cold = await batchesOf();
     const warm = await batchesOf();
-    assert.deepEqual(cold.slice(0, 3), [1, 2, 4], `a function new here doubles from one item: ${cold.join(', ')}`);
+    // (A batch may also hold fewer, when the last took long: the first item compiles fn's loop.)
+    assert.ok(cold[0] === 1 && cold.slice(1, 6).every((n, k) => n <= 2 * cold[k]!), `a function new here doubles from one item: ${cold.join(', ')}`);
     assert.equal(warm[0], 1, `the first batch is one item: ${warm.join(', ')}`);
     assert.ok(warm[1]! >= 1000, `then about half a ms of work at the cost measured before: ${warm.join(', ')}`);
     assert.ok(warm.length < cold.length, `fewer batches: ${warm.length} against ${cold.length}`);
@@ -215,12 +183,6 @@ describe('the calling thread\'s batches', () => {
 });
 
 describe('the cost the calling thread measured', () => {
-  test('sizes chunks only when it was steady', () => {
-    assert.equal(steadyCost(110, 100, 105), 105);
-    assert.equal(steadyCost(149, 100, 120), 120);
-    assert.equal(steadyCost(160, 100, 130), undefined, 'the last batch cost 1.6x the cheapest: growing');
-  });
-
   test('is not handed on when items grow costlier along the data', async () => {
     const probe = async (source: string, count: number) => {
       const input = prepareInput(Float64Array.from({ length: count }, (_, i) => i));

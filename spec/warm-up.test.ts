@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { kThreadStartMs } from '../lib/calling-thread.ts';
+import { kThreadStartMs } from '../lib/here-or-threads.ts';
 import { WarmUp } from '../lib/warm-up.ts';
 
 describe('warm-up rule', () => {
