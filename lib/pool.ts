@@ -15,7 +15,7 @@ import { itemsDone, reportProgress } from './progress.js';
 import { MessageType, type RunChunkMessage, type WorkerMessage } from './protocol.js';
 import { toFnSpec, type TaskRef } from './task.js';
 import { WarmUp } from './warm-up.js';
-import { exitError, WorkerHandle } from './worker-handle.js';
+import { exitError, kShutdownGraceMs, WorkerHandle } from './worker-handle.js';
 
 const debug = debuglog('parallelize');
 
@@ -149,11 +149,12 @@ export class Pool {
     this.#closing ??= (async () => {
       this.#spare.dispose();
       for (const job of this.#jobs) job.fail(new ParallelizeError('ERR_POOL_CLOSED', 'The pool was closed while this call was running'));
-      // A thread still loading would only read SHUTDOWN once loaded, and one that holds a chunk
-      // holds one of a call just failed above or already over, maybe inside an endless item: we
-      // need nothing from either. Asked to leave, such a thread made every one-shot call that timed
-      // out or was aborted wait kShutdownGraceMs more before it settled.
-      await Promise.all([...this.#workers].map((worker) => (worker.ready && worker.held.length === 0 ? worker.close() : worker.terminate())));
+      // A thread still loading would only read SHUTDOWN once loaded: we need nothing from it. One
+      // that holds a chunk holds one of a call just failed above or already over: it drops the
+      // rest at its next item, then leaves, its output and exit handlers done; but inside an
+      // endless item it never would, and the full grace period made every one-shot call that
+      // timed out or was aborted settle ~0.5 s late. It gets kStopGraceMs, as a straggler does.
+      await Promise.all([...this.#workers].map((worker) => (!worker.ready ? worker.terminate() : worker.close(worker.held.length > 0 ? kStopGraceMs : kShutdownGraceMs))));
     })();
     return this.#closing;
   }

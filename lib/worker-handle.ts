@@ -50,7 +50,9 @@ export class WorkerHandle {
     this.#worker.on('message', (message: WorkerMessage) => {
       if (message.type !== MessageType.JOB_FAILED) {
         this.held.splice(this.held.findIndex((chunk) => chunk.jobId === message.jobId && chunk.chunkId === message.chunkId), 1);
-        if (this.held.length === 0) this.#worker.unref();
+        // Not once it is stopping: whoever awaits its exit (a pool's close(), a one-shot call's
+        // result) would otherwise see the process end first, that promise never settled.
+        if (this.held.length === 0 && this.#stopping === undefined) this.#worker.unref();
       }
       events.message(this, message);
     });
@@ -107,14 +109,14 @@ export class WorkerHandle {
     this.#worker.ref();
   }
 
-  /** Asks the thread to leave, then terminates it if it has not within the grace period. */
-  close(): Promise<void> {
+  /** Asks the thread to leave, then terminates it if it has not within `graceMs`. */
+  close(graceMs = kShutdownGraceMs): Promise<void> {
     this.#stopping ??= new Promise<void>((resolve) => {
       if (this.#exited) return resolve();
       const timer = setTimeout(() => {
-        debug('[%d] worker did not leave within %d ms; terminating it', this.threadId, kShutdownGraceMs);
+        debug('[%d] worker did not leave within %d ms; terminating it', this.threadId, graceMs);
         void this.#worker.terminate();
-      }, kShutdownGraceMs);
+      }, graceMs);
       this.#worker.once('exit', () => {
         clearTimeout(timer);
         resolve();
@@ -128,9 +130,6 @@ export class WorkerHandle {
   terminate(): Promise<void> {
     debug('[%d] terminating worker', this.threadId);
     this.#stopping ??= this.#exited ? Promise.resolve() : new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-    // Held until it has exited: an idle thread is unref'd, and a process whose caller awaits its
-    // exit (a one-shot call's close) would otherwise end first, its promise never settled.
-    this.#worker.ref();
     void this.#worker.terminate();
     return this.#stopping;
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parallelize } from '@parallelize/core';
+import { kStopGraceMs } from '../lib/pool.ts';
+import { kShutdownGraceMs } from '../lib/worker-handle.ts';
 import { rejection, runModule, steadyThreadCount, threadCount } from './helpers.ts';
 
 describe('teardown', () => {
@@ -36,19 +38,71 @@ describe('teardown', () => {
     assert.equal(threadCount(), before);
   });
 
-  test('a one-shot call waits for no thread it has no more use for: one inside an endless item, one held by its module', () => {
-    // Asked to leave, such threads used to be given the pool's grace period (500 ms) each time;
-    // the debug log says so when it happens.
+  test('a one-shot call waits no longer than kStopGraceMs for a thread inside an endless item', () => {
+    // Asked to leave, such threads used to be given the pool's full grace period (500 ms); the
+    // debug log says how long they were given.
     const run = runModule(`
-      import { parallelize, task } from '@parallelize/core';
+      import { parallelize } from '@parallelize/core';
       const timedOut = await parallelize([1, 2], (x) => { for (;;); }, { timeout: 200, cores: 2 }).catch((error) => error.code);
       const aborted = await parallelize([1, 2], (x) => { for (;;); }, { signal: AbortSignal.timeout(200), cores: 2 }).catch((error) => error.name);
-      const held = await parallelize([1, 2, 3, 4], task('./spec/fixtures/holds-timer.js'), { cores: 2 });
-      console.log(timedOut, aborted, Array.from(held.data).join(','));
+      console.log(timedOut, aborted);
     `, { env: { NODE_DEBUG: 'parallelize' }, timeout: 30_000 });
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout.trim(), 'ERR_TIMEOUT TimeoutError 2,4,6,8');
-    assert.match(run.stderr, /terminating worker/, 'the threads inside endless items were terminated');
+    assert.equal(run.stdout.trim(), 'ERR_TIMEOUT TimeoutError');
+    assert.match(run.stderr, new RegExp(`did not leave within ${kStopGraceMs} ms; terminating it`));
+    assert.doesNotMatch(run.stderr, new RegExp(`did not leave within ${kShutdownGraceMs} ms`));
+  });
+
+  test('a thread whose task module holds its event loop open leaves when told to, its exit handlers run', () => {
+    const run = runModule(`
+      import { parallelize, task } from '@parallelize/core';
+      const held = await parallelize([1, 2, 3, 4], task('./spec/fixtures/holds-timer.js'), { cores: 2 });
+      console.log(Array.from(held.data).join(','));
+    `, { env: { NODE_DEBUG: 'parallelize' }, timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^2,4,6,8$/m);
+    assert.equal(run.stdout.match(/exit handler ran/g)?.length, 2, run.stdout);
     assert.doesNotMatch(run.stderr, /did not leave within/);
+  });
+
+  test('a failing call\'s other threads finish the item they are in: their output is kept, and the process waits for its result', () => {
+    // One thread fails at item 3; the other is inside item 10 (20 ms) and stops after it. Once,
+    // closing the pool terminated it there (its "end 10" lost), and a process with nothing else
+    // to do could end before the call settled (exit 13, the rejection never seen).
+    for (let round = 0; round < 3; round++) {
+      const run = runModule(`
+        import { parallelize } from '@parallelize/core';
+        const error = await parallelize(Array.from({ length: 20 }, (_, i) => i), (x) => {
+          console.log('start', x);
+          const until = Date.now() + 20;
+          while (Date.now() < until);
+          if (x === 3) throw new Error('bad item');
+          console.log('end', x);
+          return x;
+        }, { cores: 2, chunkSize: 10, callingThread: false }).catch((error) => error);
+        console.log('rejected:', error.message);
+      `, { timeout: 30_000 });
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /rejected: fn threw at item 3: Error: bad item/);
+      const started = [...run.stdout.matchAll(/^start (1\d)$/gm)].map((m) => m[1]);
+      const ended = [...run.stdout.matchAll(/^end (1\d)$/gm)].map((m) => m[1]);
+      assert.ok(started.length > 0, run.stdout);
+      assert.deepEqual(ended, started, `every item the other thread started, it finished: ${run.stdout}`);
+    }
+  });
+
+  test('closing a pool during a call rejects the call and resolves once its threads are gone', () => {
+    const run = runModule(`
+      import { createPool } from '@parallelize/core';
+      const pool = createPool({ cores: 1 });
+      const call = pool.parallelize(Array.from({ length: 20 }, (_, i) => i), (x) => x * 2, { chunkSize: 10, callingThread: false });
+      call.then(() => console.log('call resolved'), (error) => console.log('call rejected:', error.code));
+      const until = Date.now() + 500;
+      while (Date.now() < until);
+      await pool.close();
+      console.log('pool closed');
+    `, { timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /call (resolved|rejected: ERR_POOL_CLOSED)\npool closed\n/);
   });
 });
