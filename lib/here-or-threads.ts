@@ -22,17 +22,25 @@ export const kMinProbeItems = 32_768;
 export const kWarmUpNs = 20_000;
 
 /**
+ * What a batch of one item may cost beyond the item itself, in ns: its setup and clock reads, a
+ * few µs, but 20–28 µs right after a full collection (2-core VM), and more under coverage.
+ */
+export const kLoneItemNs = 200_000;
+
+/**
  * How many items the calling thread runs in its next batch, after a batch of `batch` items that
  * took `batchNs` each: twice as many, up to kStepMs of work at that cost. After a call's first
  * batch (one item, as one item may take long, and whose result fixes the width of the rows), a
  * function that ran here before (`knownNs`, its cost here then) goes on at about half of
  * kProbeMs of work at that cost, up to kStepMs: doubling from one item every call, a call of
  * 1,000,000 cheap items ran ~20 batches, each with its promise, objects and looks at the clock,
- * and a lone item's time, mostly a batch's own overhead, is no measure of a cheap one. A function
- * cheap last time and costly now is stopped by its batch's budget all the same.
+ * and a lone item's time, mostly a batch's own overhead, is no measure of a cheap one. Unless
+ * that first item took clearly more than the known cost (kLoneItemNs more): a function cheap last
+ * time and costly now doubles from one item, as a new one does. (The budget of a batch stopped
+ * such items only every 16 items but for rows of one number: ~54 ms for items of 3 ms.)
  */
 export function nextBatch(batch: number, batchNs: number, knownNs: number | undefined, first: boolean): number {
-  if (first && knownNs !== undefined) {
+  if (first && knownNs !== undefined && batchNs <= knownNs + kLoneItemNs) {
     const itemNs = Math.max(knownNs, 1);
     return Math.max(2, Math.min(Math.floor((kProbeMs * 1e6) / 2 / itemNs), Math.floor((kStepMs * 1e6) / itemNs)));
   }

@@ -173,11 +173,15 @@ describe('the calling thread\'s batches', () => {
       return batches;
     };
     const cold = await batchesOf();
-    const warm = await batchesOf();
     // (A batch may also hold fewer, when the last took long: the first item compiles fn's loop.)
     assert.ok(cold[0] === 1 && cold.slice(1, 6).every((n, k) => n <= 2 * cold[k]!), `a function new here doubles from one item: ${cold.join(', ')}`);
-    assert.equal(warm[0], 1, `the first batch is one item: ${warm.join(', ')}`);
-    assert.ok(warm[1]! >= 1000, `then about half a ms of work at the cost measured before: ${warm.join(', ')}`);
+    // A first item that took kLoneItemNs longer than the known cost (this thread descheduled for a
+    // moment, on a busy machine) makes the call double from one item instead: a few tries.
+    const tries: number[][] = [];
+    for (let k = 0; k < 5 && (tries.length === 0 || tries.at(-1)![1]! < 1000); k++) tries.push(await batchesOf());
+    const warm = tries.at(-1)!;
+    assert.ok(tries.every((batches) => batches[0] === 1), `the first batch is one item: ${tries.map((batches) => batches[0]).join(', ')}`);
+    assert.ok(warm[1]! >= 1000, `then about half a ms of work at the cost measured before: ${tries.map((batches) => batches.join(', ')).join(' / ')}`);
     assert.ok(warm.length < cold.length, `fewer batches: ${warm.length} against ${cold.length}`);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { finishHere, kProbeMs, kStepMs, kThreadStartMs, nextBatch, steadyCost } from '../lib/here-or-threads.ts';
+import { finishHere, kLoneItemNs, kProbeMs, kStepMs, kThreadStartMs, nextBatch, steadyCost } from '../lib/here-or-threads.ts';
 
 describe('finishHere', () => {
   const base = { sendNs: 0, cores: 2, coldStart: false };
@@ -34,6 +34,9 @@ describe('the calling thread\'s batches', () => {
     assert.equal(nextBatch(1, 3000, 2, true), (kProbeMs * 1e6) / 2 / 2);
     assert.equal(nextBatch(1, 3000, 2, false), 2, 'only after the first batch');
     assert.equal(nextBatch(1, 3000, 1e9, true), 2, 'a costly function still doubles');
+    // Cheap last call, 3 ms an item now: this call's own first item decides, as for a new function.
+    assert.equal(nextBatch(1, 3e6, 2, true), 1);
+    assert.equal(nextBatch(1, 2 + kLoneItemNs, 2, true), (kProbeMs * 1e6) / 2 / 2, 'a lone item\'s overhead is not counted against it');
   });
 });
 
