@@ -161,8 +161,10 @@ function locate(module: string): string | URL {
     try {
       return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(module));
     } catch {
+      // Before Node 20.6 (no import.meta.resolve), the threads' import() may still find it.
+      if (typeof import.meta.resolve !== 'function') return module;
       // The threads would not find it either, after reading the data and starting: say so now.
-      throw new UsageError(`cannot find the module ${module}: no file of that name here, and no package of that name`);
+      throw new UsageError(`cannot find the module ${module}: it is no file here, and neither require() from here nor import() from where this command is installed finds a package of that name`);
     }
   }
 }

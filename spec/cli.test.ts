@@ -134,7 +134,7 @@ describe('parallelize run', () => {
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', join(path, 'o.npy')], /--out .*o\.npy: .*\.npy is not a directory/],
       [['run', fixture, '--export', 'rowStats', '--in', dir, '--out', 'x.npy'], /Cannot read .* as \.npy: it is a directory/],
       [['run', './spec/fixtures/no-such-module.js', '--in', path, '--out', 'x.npy'], /cannot find the module \.\/spec\/fixtures\/no-such-module\.js: no such file/],
-      [['run', 'no-such-module.mjs', '--in', path, '--out', 'x.npy'], /cannot find the module no-such-module\.mjs: no file of that name here, and no package of that name/],
+      [['run', 'no-such-module.mjs', '--in', path, '--out', 'x.npy'], /cannot find the module no-such-module\.mjs: it is no file here, and neither require\(\) from here nor import\(\) from where this command is installed finds a package of that name/],
     ];
     for (const [args, message] of early) {
       const run = cli(...args);
