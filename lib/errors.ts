@@ -84,9 +84,7 @@ function withCode(error: TypeError | RangeError): ArgError {
 
 /** @internal A short, single-line picture of a value and its type, for error messages. */
 export function describe(value: unknown): string {
-  const type = value === null ? 'null' : Array.isArray(value) ? 'Array' : typeof value === 'object'
-    ? (Object.getPrototypeOf(value) === null ? 'object' : Object.getPrototypeOf(value).constructor?.name || Object.prototype.toString.call(value).slice(8, -1))
-    : typeof value;
+  const type = value === null ? 'null' : Array.isArray(value) ? 'Array' : typeof value === 'object' ? objectType(value) : typeof value;
   let shown: string;
   try {
     shown = typeof value === 'function' ? `[function ${value.name || 'anonymous'}]`
@@ -96,6 +94,13 @@ export function describe(value: unknown): string {
   }
   if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
   return `\`${shown}\` (${type})`;
+}
+
+/** An object's constructor's name; its tag (`Generator`) where that has none; `object` without a prototype. */
+function objectType(value: object): string {
+  const prototype = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+  if (prototype === null) return 'object';
+  return prototype.constructor?.name || Object.prototype.toString.call(value).slice(8, -1);
 }
 
 const kMaxText = 10_000;
