@@ -73,6 +73,14 @@ export function unknownKey(what: string, key: string, known: readonly string[], 
   return withCode(new TypeError(`Unknown option \`${key}\` in \`${what}\`${hint ? ` (${hint})` : ''}; it takes only ${names}`));
 }
 
+/**
+ * @internal The `ERR_DATA_CLONE` error for `what` (`data[3]`, `options.context`), which could not
+ * be cloned on its way to a worker thread (`error`, postMessage's own).
+ */
+export function cannotSend(what: string, error: unknown, index?: number): ParallelizeError {
+  return new ParallelizeError('ERR_DATA_CLONE', `${what} cannot be sent to a worker thread: ${(error as Error).message}`, { ...(index !== undefined && { index }), cause: error });
+}
+
 /** @internal A `RangeError` for values of the right type but out of range, or arguments that conflict. */
 export function outOfRange(message: string): ArgError {
   return withCode(new RangeError(message));

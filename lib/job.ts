@@ -1,4 +1,4 @@
-import { cloneable, failureToError, ParallelizeError } from './errors.js';
+import { cannotSend, cloneable, failureToError, ParallelizeError } from './errors.js';
 import type { ItemError } from './types.js';
 import type { Input } from './input.js';
 import type { Matrix } from './matrix.js';
@@ -270,7 +270,7 @@ export class Job {
   /** Finds which of a chunk's items cannot be sent to a worker, after `postMessage` said one cannot. */
   cloneFailure(chunk: RunChunkMessage, error: unknown): ParallelizeError {
     const index = chunk.start + Math.max(0, (chunk.items ?? []).findIndex((item) => !cloneable(item)));
-    return new ParallelizeError('ERR_DATA_CLONE', `data[${index}] cannot be sent to a worker thread: ${(error as Error).message}`, { index, cause: error });
+    return cannotSend(`data[${index}]`, error, index);
   }
 
   #finishIfDone(): void {

@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { collectBeforeCall } from './collect.js';
 import { warnIfOversubscribed } from './cores.js';
-import { ParallelizeError } from './errors.js';
+import { cannotSend, ParallelizeError } from './errors.js';
 import { prepareInput } from './input.js';
 import { callerGlobalIn } from './caller-globals.js';
 import { rememberThreadCost, runOnCallingThread } from './calling-thread.js';
@@ -221,7 +221,7 @@ export class Pool {
         try {
           worker.post(job.startMessage);
         } catch (error) {
-          job.fail(new ParallelizeError('ERR_DATA_CLONE', `options.context cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error }));
+          job.fail(cannotSend('options.context', error));
           continue;
         }
         job.workers.add(worker);

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from './builtins.js';
-import { cloneable, deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
+import { cannotSend, cloneable, deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
 import { checkTypedInput, unreadableItem } from './input.js';
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
@@ -172,15 +172,12 @@ function rebuild(outcome: Extract<CoordinatorOutcome, { ok: false }>): unknown {
  * `parallelize` names it: an item that cannot be read or sent, else the context.
  */
 function sendFailure(data: Data, options: ParallelizeOptions | undefined, error: unknown): ParallelizeError {
-  const why = (error as Error).message;
   if (Array.isArray(data)) {
     const unreadable = unreadableItem(data);
     if (unreadable !== undefined) return unreadable;
     const index = data.findIndex((item) => !cloneable(item));
-    if (index >= 0) return new ParallelizeError('ERR_DATA_CLONE', `data[${index}] cannot be sent to a worker thread: ${why}`, { index, cause: error });
+    if (index >= 0) return cannotSend(`data[${index}]`, error, index);
   }
-  if (options?.context !== undefined && !cloneable(options.context)) {
-    return new ParallelizeError('ERR_DATA_CLONE', `options.context cannot be sent to a worker thread: ${why}`, { cause: error });
-  }
-  return new ParallelizeError('ERR_DATA_CLONE', `The data, the function or the options cannot be sent to a worker thread: ${why}`, { cause: error });
+  if (options?.context !== undefined && !cloneable(options.context)) return cannotSend('options.context', error);
+  return cannotSend('The data, the function or the options', error);
 }
