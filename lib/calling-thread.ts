@@ -116,9 +116,9 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
         sent = { ...outcome, list: structuredClone(outcome.list) };
       } catch (error) {
         // In collect mode each such item fails alone, else the first fails the call.
-        const { sendable, failures } = unsendableResults(outcome.list, start);
-        if (!job.collect || failures.length === 0) {
-          job.fail(failures.length > 0 ? failureToError(failures[0]!) : new ParallelizeError('ERR_DATA_CLONE', `fn's results cannot be sent back from a worker thread: ${(error as Error).message}`, { cause: error }));
+        const { sendable, failures } = unsendableResults(outcome.list, start, outcome.end, error);
+        if (!job.collect || failures[0]!.index === undefined) {
+          job.fail(failureToError(failures[0]!));
           return { spent, end: stop };
         }
         sent = { ...outcome, list: structuredClone(sendable), failures: [...outcome.failures, ...failures] };

@@ -164,11 +164,10 @@ async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: Ru
   } catch (error) {
     // Only map() results can fail to clone: in collect mode each such item fails alone, else the
     // first fails the chunk (and the call).
-    const { sendable, failures } = reply.type === MessageType.CHUNK_DONE && reply.list !== undefined ? unsendableResults(reply.list, chunk.start) : { sendable: [], failures: [] };
-    port.postMessage(collect && reply.type === MessageType.CHUNK_DONE && failures.length > 0
+    const list = reply.type === MessageType.CHUNK_DONE ? reply.list ?? [] : [];
+    const { sendable, failures } = unsendableResults(list, chunk.start, chunk.end, error);
+    port.postMessage(collect && reply.type === MessageType.CHUNK_DONE && failures[0]!.index !== undefined
       ? { ...reply, list: sendable, failures: [...reply.failures, ...failures] }
-      : { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: failures[0] ?? {
-        code: 'ERR_DATA_CLONE', message: `The results of items ${chunk.start} to ${chunk.end - 1} cannot be sent back from a worker thread: ${(error as Error).message}`,
-      } });
+      : { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: failures[0]! });
   }
 }

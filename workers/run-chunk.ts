@@ -190,11 +190,12 @@ function runNumbersUntil(
 }
 
 /**
- * map()'s results for rows `start` on, those that cannot be sent back from a worker thread (a
- * function, say) left out, and the failure of each of those. One at a time, for the error path
+ * map()'s results for rows [start, end), those that cannot be sent back from a worker thread (a
+ * function, say) left out, and the failure of each of those; where none fails alone, one failure
+ * for them all, with `error` (the whole list's) and no index. One at a time, for the error path
  * only: a chunk's results are cloned whole first.
  */
-export function unsendableResults(list: readonly unknown[], start: number): { sendable: unknown[]; failures: SerializedFailure[] } {
+export function unsendableResults(list: readonly unknown[], start: number, end: number, error: unknown): { sendable: unknown[]; failures: SerializedFailure[] } {
   const sendable = [...list];
   const failures: SerializedFailure[] = [];
   for (let k = 0; k < list.length; k++) {
@@ -205,6 +206,9 @@ export function unsendableResults(list: readonly unknown[], start: number): { se
       failures.push({ code: 'ERR_DATA_CLONE', message: `fn's result for item ${start + k} cannot be sent back from a worker thread: ${cause.message}`, index: start + k, cause });
       sendable[k] = undefined;
     }
+  }
+  if (failures.length === 0) {
+    failures.push({ code: 'ERR_DATA_CLONE', message: `The results of items ${start} to ${end - 1} cannot be sent back from a worker thread: ${serializeError(error).message}` });
   }
   return { sendable, failures };
 }
