@@ -14,7 +14,8 @@ export const kProgressIntervalMs = 100;
 export function reportProgress(job: Job, total: number, onProgress: (progress: Progress) => void, workers: Iterable<WorkerHandle>): { finish(): void; stop(): void } {
   let reported = -1;
   const report = (final: boolean): void => {
-    const done = final ? total : itemsDone(job, workers);
+    // Never less than reported before: a worker's place, read between its writes, can lag.
+    const done = final ? total : Math.max(reported, Math.min(total, itemsDone(job, workers)));
     if (done === reported || job.settled !== final) return;
     reported = done;
     try {
@@ -30,15 +31,24 @@ export function reportProgress(job: Job, total: number, onProgress: (progress: P
 }
 
 /**
- * The items of a call done so far: the rows of its finished chunks, plus, for each worker inside
- * one of its chunks, the items that worker has passed.
+ * The items of a call done so far: the rows of its finished chunks, plus, for each chunk of it that
+ * a worker holds, the items that worker has passed in it: all of them once the worker has moved on
+ * (the chunk's answer is on its way to us), none before it starts. A worker may be in its second
+ * chunk while the first one's answer is in flight, and the two need not be neighbours in the data
+ * nor of the same call, so each held chunk is counted against where the worker says it is.
  */
 export function itemsDone(job: Job, workers: Iterable<WorkerHandle>): number {
   let done = job.rowsDone;
   for (const worker of workers) {
     const running = worker.running;
-    const chunk = worker.held[0];
-    if (running?.jobId === job.id && chunk?.jobId === job.id) done += running.index - chunk.start;
+    for (const chunk of worker.held) {
+      if (chunk.jobId !== job.id) continue;
+      const where = worker.whereIs(chunk);
+      if (where === 'past') done += chunk.end - chunk.start;
+      // The worker writes its place item by item, and may move on between our reads: an index
+      // outside this chunk says nothing about it.
+      else if (where === 'in' && running?.jobId === job.id && running.index >= chunk.start && running.index < chunk.end) done += running.index - chunk.start;
+    }
   }
   return done;
 }

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parallelize, type Progress } from '@parallelize/core';
+import { itemsDone, kProgressIntervalMs, reportProgress } from '../lib/progress.ts';
+import type { Job } from '../lib/job.ts';
+import type { RunChunkMessage } from '../lib/protocol.ts';
+import type { WorkerHandle } from '../lib/worker-handle.ts';
 import { rejection } from './helpers.ts';
 
 const slow = (x: number) => { const until = performance.now() + 25; while (performance.now() < until); return x; };
@@ -40,5 +44,56 @@ describe('onProgress', () => {
   test('must be a function', async () => {
     const error = await rejection(parallelize([1], (x: number) => x, { onProgress: 'yes' as never }));
     assert.equal(error.message, "Expected `onProgress` to be a function, got `'yes'` (string)");
+  });
+});
+
+describe('itemsDone (what progress and ERR_TIMEOUT count)', () => {
+  const chunk = (jobId: number, start: number, end: number): RunChunkMessage => ({ type: 0 as never, jobId, chunkId: start, start, end });
+  /** A worker holding `held`, by its own account at `position` (1 = in the first) and running item `index` of job `jobId`. */
+  const worker = (held: RunChunkMessage[], position: number, running?: { jobId: number; index: number }) => ({
+    held,
+    running,
+    whereIs: (c: RunChunkMessage) => {
+      const at = held.indexOf(c) + 1;
+      return position < at ? 'before' : position === at ? 'in' : 'past';
+    },
+  }) as unknown as WorkerHandle;
+  const job = (id: number, rowsDone: number) => ({ id, rowsDone }) as Job;
+
+  test('counts finished chunks and the items a worker has passed in the one it runs', () => {
+    const w = worker([chunk(1, 100, 200), chunk(1, 300, 400)], 1, { jobId: 1, index: 150 });
+    assert.equal(itemsDone(job(1, 40), [w]), 40 + 50);
+  });
+
+  test('a chunk whose answer is in flight counts whole, and the next one from where it starts', () => {
+    // The worker finished rows 100-199 and runs row 310 of a chunk far from it: 100 + 10, not 310 - 100.
+    const w = worker([chunk(1, 100, 200), chunk(1, 300, 400)], 2, { jobId: 1, index: 310 });
+    assert.equal(itemsDone(job(1, 0), [w]), 110);
+  });
+
+  test('a chunk in flight still counts when the worker has gone on to another call', () => {
+    const w = worker([chunk(1, 100, 200), chunk(2, 0, 50)], 2, { jobId: 2, index: 20 });
+    assert.equal(itemsDone(job(1, 0), [w]), 100);
+    assert.equal(itemsDone(job(2, 0), [w]), 20);
+  });
+
+  test('counts nothing for chunks not started, nor for a place read outside the chunk', () => {
+    assert.equal(itemsDone(job(1, 7), [worker([chunk(1, 0, 10), chunk(1, 10, 20)], 0)]), 7);
+    // Read between the worker's writes: its count says the first chunk, its index the next one.
+    assert.equal(itemsDone(job(1, 7), [worker([chunk(1, 0, 10), chunk(1, 10, 20)], 1, { jobId: 1, index: 12 })]), 7);
+  });
+});
+
+describe('reportProgress', () => {
+  test('never reports less than before, nor more than the total, while the call runs', async () => {
+    // Counts as a lagging read of the workers' places can give them; each tick reads one.
+    const counts = [50, 30, 30, 60, 900];
+    const seen: number[] = [];
+    const job = { id: 1, settled: false, get rowsDone() { return counts.shift() ?? 900; }, fail: assert.fail } as unknown as Job;
+    const progress = reportProgress(job, 100, (p) => seen.push(p.done), []);
+    while (counts.length > 0) await new Promise((resolve) => setTimeout(resolve, kProgressIntervalMs / 2));
+    await new Promise((resolve) => setTimeout(resolve, 2 * kProgressIntervalMs));
+    progress.stop();
+    assert.deepEqual(seen, [50, 60, 100]);
   });
 });
