@@ -85,6 +85,10 @@ export class Job {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+    // The call awaits this only once the calling thread has run its share: a failure before then
+    // (the pool closed, onProgress threw, a timer fired) must not count as an unhandled rejection,
+    // which ends the process. Awaiting it later still rejects.
+    this.promise.catch(() => {});
   }
 
   /** The shared array this call's Array items are packed into, if they are. */

@@ -5,7 +5,7 @@ import { itemsDone, kProgressIntervalMs, reportProgress } from '../lib/progress.
 import type { Job } from '../lib/job.ts';
 import type { RunChunkMessage } from '../lib/protocol.ts';
 import type { WorkerHandle } from '../lib/worker-handle.ts';
-import { rejection } from './helpers.ts';
+import { rejection, runModule } from './helpers.ts';
 
 const slow = (x: number) => { const until = performance.now() + 25; while (performance.now() < until); return x; };
 
@@ -39,6 +39,19 @@ describe('onProgress', () => {
     const error = new Error('progress bar broke');
     const thrown = await rejection(parallelize([1, 2, 3], (x: number) => x, { onProgress: () => { throw error; } }));
     assert.equal(thrown, error);
+  });
+
+  test('a callback that throws while the calling thread runs the call rejects the call, and the process lives on', () => {
+    const run = runModule(`
+      import { parallelize } from '@parallelize/core';
+      process.on('unhandledRejection', (error) => console.log('unhandled:', error.message));
+      const fn = async (x) => { await new Promise((r) => setTimeout(r, 250)); return x; };
+      const outcome = await parallelize([1], fn, { onProgress: () => { throw new Error('progress bar broke'); } }).then(() => 'resolved', (error) => error.message);
+      await new Promise((r) => setTimeout(r, 50));
+      console.log(outcome);
+    `, { timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, 'progress bar broke\n');
   });
 
   test('must be a function', async () => {

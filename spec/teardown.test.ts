@@ -105,4 +105,22 @@ describe('teardown', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /call (resolved|rejected: ERR_POOL_CLOSED)\npool closed\n/);
   });
+
+  test('closing a pool while a call runs on the calling thread rejects that call, and the process lives on', () => {
+    // The call's promise was awaited only after the calling thread's share: the rejection that
+    // close() caused in the meantime counted as unhandled, and ended the process.
+    const run = runModule(`
+      import { createPool } from '@parallelize/core';
+      process.on('unhandledRejection', (error) => console.log('unhandled:', error.code));
+      const pool = createPool({ cores: 2 });
+      const call = pool.parallelize([1, 2, 3], async (x) => { await new Promise((r) => setTimeout(r, 100)); return x; });
+      call.then(() => console.log('call resolved'), (error) => console.log('call rejected:', error.code));
+      await new Promise((r) => setTimeout(r, 20));
+      await pool.close();
+      await new Promise((r) => setTimeout(r, 200));
+      console.log('still here');
+    `, { timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, 'call rejected: ERR_POOL_CLOSED\nstill here\n');
+  });
 });
