@@ -6,8 +6,20 @@
 
 import { kNamePart, kNameStart } from './identifiers.js';
 
-/** The global names of this thread when the library loaded, which a worker's global scope has too. */
-const startGlobals = new Set(Object.getOwnPropertyNames(globalThis));
+/**
+ * Node's enumerable globals (Node 20 to 24), which worker threads have too. Every other global
+ * that Node or the language defines is not enumerable, while one the caller sets
+ * (`globalThis.K = 2`, `global.K = 2`, a sloppy `K = 2`) is: a global that was there when the
+ * library loaded is not the worker's too for that alone, since the caller may have set it first.
+ */
+const kNodeEnumerableGlobals = new Set([
+  'atob', 'btoa', 'clearImmediate', 'clearInterval', 'clearTimeout', 'crypto', 'fetch', 'global', 'navigator',
+  'performance', 'queueMicrotask', 'setImmediate', 'setInterval', 'setTimeout', 'structuredClone',
+]);
+
+/** The global names of this thread when the library loaded that a worker's global scope has too. */
+const startGlobals = new Set(Object.getOwnPropertyNames(globalThis).filter((name) =>
+  kNodeEnumerableGlobals.has(name) || !Object.getOwnPropertyDescriptor(globalThis, name)!.enumerable));
 /** For each inline function's source, the names in it that were not globals then (most are its own variables). */
 const laterNames = new Map<string, readonly string[]>();
 const kIdentifier = new RegExp(`(?<![.${kNamePart}])[${kNameStart}][${kNamePart}]*`, 'g');
@@ -61,8 +73,8 @@ function parametersOf(source: string): string | undefined {
 }
 
 /**
- * The first name in `source` that is a global of this thread set after the library loaded
- * (`globalThis.K = 2`), if any. A worker has no such global: `fn` reading it would work here and
+ * The first name in `source` that is a global the caller set (`globalThis.K = 2`), before or
+ * after the library loaded, if any. A worker has no such global: `fn` reading it would work here and
  * fail on threads, so whether a call works would depend on its size. Such a call goes to threads,
  * where it fails the same way whatever its size, saying what to do. Its parameters' names do not
  * count; any other name does, even in a string or a comment: at worst, a call that could have run

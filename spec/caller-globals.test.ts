@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { callerGlobalIn } from '../lib/caller-globals.ts';
+import { runModule } from './helpers.ts';
 
 describe('callerGlobalIn', () => {
   test('finds a global set after the library loaded in every name but the parameters\' own', () => {
@@ -37,5 +38,20 @@ describe('callerGlobalIn', () => {
     } finally {
       for (const name of added) delete scope[name];
     }
+  });
+
+  test('counts a global the caller set before loading the library, but none of Node\'s own', () => {
+    // A snapshot of the globals at load time took such a global for one that workers have too:
+    // the call worked while small (on the calling thread) and failed on threads.
+    const run = runModule(`
+      globalThis.K = 2;
+      const { parallelize } = await import('@parallelize/core');
+      const { callerGlobalIn } = await import('./lib/caller-globals.ts');
+      const small = await parallelize([1, 2, 3], (x) => x * K).then((m) => m.data.join(), (error) => error.code);
+      const native = ['setTimeout', 'structuredClone', 'fetch', 'process', 'Buffer', 'Math', 'global'].map((name) => callerGlobalIn(\`(x) => \${name}\`));
+      console.log(small, JSON.stringify(native));
+    `, { flags: ['--import', 'tsx'], timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, `ERR_TASK_FAILED ${JSON.stringify(Array(7).fill(null))}\n`);
   });
 });
