@@ -27,7 +27,8 @@ export interface TaskRef<F = (...args: never[]) => unknown> {
  *
  * `module` is a `URL`, a `file:` URL string, an absolute path, a path relative to the current
  * working directory (`./jobs/stats.js`, or `jobs/stats.js` where that file exists), or a package
- * name. `.ts` modules work when the caller runs under `tsx`.
+ * name (found from where this library is installed, else from the working directory). `.ts`
+ * modules work when the caller runs under `tsx`.
  *
  * @example
  * ```ts

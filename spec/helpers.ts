@@ -122,10 +122,10 @@ export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /**
  * Runs `body`, an ES module, in a child `node` started in the package root, where `@parallelize/core`
- * names the built package; `flags` go before it (`--require`, V8 flags), `env` adds to ours (childEnv).
+ * names the built package (or in `cwd`); `flags` go before it (`--require`, V8 flags), `env` adds to ours (childEnv).
  */
-export function runModule(body: string, { flags = [], env = {}, timeout = 60_000 }: { flags?: string[]; env?: Record<string, string>; timeout?: number } = {}): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd: packageRoot, encoding: 'utf8', timeout, env: childEnv(env) });
+export function runModule(body: string, { flags = [], env = {}, timeout = 60_000, cwd = packageRoot }: { flags?: string[]; env?: Record<string, string>; timeout?: number; cwd?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', body], { cwd, encoding: 'utf8', timeout, env: childEnv(env) });
 }
 
 /**

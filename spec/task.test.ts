@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Matrix, ParallelizeError, parallelize, task } from '@parallelize/core';
 import { mean } from './fixtures/mean.ts';
 import scale from './fixtures/scale.js';
-import { assertSameMatrix, randomFloats, rejection, serialMap } from './helpers.ts';
+import { assertSameMatrix, randomFloats, rejection, runModule, serialMap } from './helpers.ts';
 import { toFnSpec } from '../lib/task.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
@@ -34,6 +37,38 @@ describe('task()', () => {
     assert.equal(task('some-package/sub.js').module, 'some-package/sub.js', 'no such file here: a package');
     assert.equal(task('spec').module, 'spec', 'a directory here is no module file: a package');
     assert.equal(task(url).exportName, 'default');
+  });
+
+  test('the default export of a CommonJS module compiled from ES syntax (`__esModule`) is its `exports.default`', async () => {
+    const data = [1, 2, 3];
+    for (const ref of [task(fixture('compiled-default.cjs')), task(fixture('compiled-default.cjs'), 'default')]) {
+      assert.deepEqual(Array.from((await parallelize(data, ref, { cores: 2 })).data), [3, 6, 9]);
+    }
+    assert.deepEqual(Array.from((await parallelize(data, task(fixture('compiled-default.cjs'), 'named'), { cores: 2 })).data), [2, 3, 4]);
+  });
+
+  test('a package name the library cannot see from where it is installed is found from the working directory', () => {
+    // An app with its own node_modules, calling the library from elsewhere (linked, or global).
+    const app = mkdtempSync(join(tmpdir(), 'parallelize-app-'));
+    try {
+      mkdirSync(join(app, 'node_modules', 'app-task'), { recursive: true });
+      writeFileSync(join(app, 'node_modules', 'app-task', 'package.json'), '{ "name": "app-task", "type": "module", "main": "index.js" }');
+      writeFileSync(join(app, 'node_modules', 'app-task', 'index.js'), 'export default (x) => x * 10;');
+      const library = pathToFileURL(join(process.cwd(), 'dist', 'lib', 'index.js')).href;
+      const run = runModule(`
+        const { parallelize, task } = await import(${JSON.stringify(library)});
+        const found = await parallelize([1, 2], task('app-task'), { cores: 1 });
+        const missing = await parallelize([1, 2], task('no-such-package'), { cores: 1 }).catch((error) => error.message);
+        console.log(found.data.join());
+        console.log(missing);
+      `, { cwd: app, timeout: 30_000 });
+      assert.equal(run.status, 0, run.stderr);
+      const [found, missing] = run.stdout.split('\n');
+      assert.equal(found, '10,20');
+      assert.match(missing!, /^Could not import task module no-such-package: .*no-such-package.* \(a package name is looked for from where @parallelize\/core is installed, then from the working directory, .*parallelize-app-/);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 
   test('a missing export rejects with ERR_TASK_LOAD, listing what the module exports', async () => {

@@ -4,12 +4,37 @@
  * module loader (see entryScript() in lib/location.ts).
  */
 
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
 let typeScriptHook: Promise<void> | undefined;
 
-/** The module at `url` (a file URL), with TypeScript support registered first for `.ts` files. */
+/** The module at `url` (a URL, or a package name), with TypeScript support registered first for `.ts` files. */
 export async function importTask(url: string): Promise<Record<string, unknown>> {
   if (/\.[cm]?tsx?$/.test(url)) await registerTypeScript();
-  return await import(url) as Record<string, unknown>;
+  return await import(locate(url)) as Record<string, unknown>;
+}
+
+/**
+ * Where a package name is found: from here, as `import` finds it (beside the library), else from
+ * the working directory, as `require` finds it there. A library installed apart from the app that
+ * calls it (linked, global, another workspace) sees none of that app's packages from its own place,
+ * and Node 20 resolves `import` only from a module's own place. Anything else, or a name found
+ * nowhere, goes to `import` as it is (whose error then says it was not found).
+ */
+function locate(specifier: string): string {
+  if (/^[a-z][a-z0-9+.-]*:|^\.{0,2}[\\/]/i.test(specifier)) return specifier;
+  try {
+    import.meta.resolve(specifier);
+    return specifier;
+  } catch {
+    try {
+      return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(specifier)).href;
+    } catch {
+      return specifier;
+    }
+  }
 }
 
 /**
