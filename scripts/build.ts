@@ -27,10 +27,12 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { dirname, relative, resolve } from 'node:path';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 
-// Whitespace and syntax are minified, names are not: a user's stack trace should still read.
+// Whitespace and syntax are minified, names are not: a user's stack trace should still read. Lines
+// are broken after ~160 characters: Node prints the whole source line of an uncaught error, and
+// one line of the bundle was ~43 KB (~1% of size against that).
 const common: BuildOptions = {
   bundle: true, platform: 'node', target: 'node20', sourcemap: true, legalComments: 'none', logLevel: 'warning',
-  minifyWhitespace: true, minifySyntax: true,
+  minifyWhitespace: true, minifySyntax: true, lineLimit: 160,
 };
 
 /** Leaves `../lib/index.js` (the public entry) out of a bundle, and loads the library bundle in its place. */
