@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -28,6 +28,13 @@ describe('the packed package', { timeout: 120_000 }, () => {
     for (const script of ['bootstrap.cjs', 'coordinator.cjs', 'import-task.js']) assert.ok(files.includes(`dist/workers/${script}`), `dist/workers/${script} ships`);
     assert.ok(files.includes('README.md') && files.includes('CHANGELOG.md') && files.includes('LICENSE'));
     assert.deepEqual(files.filter((file) => /^(lib|workers|spec|scripts)\//.test(file) || file.endsWith('.map')), []);
+  });
+
+  test('has no long lines in its scripts: Node prints the whole source line of an uncaught error', () => {
+    for (const file of files.filter((name) => /\.[cm]?js$/.test(name))) {
+      const longest = Math.max(...readFileSync(join(work, 'node_modules', '@parallelize', 'core', file), 'utf8').split('\n').map((line) => line.length));
+      assert.ok(longest <= 1000, `${file}: a line of ${longest} characters`);
+    }
   });
 
   test('installs with no dependencies at all', () => {
