@@ -124,12 +124,23 @@ export function cgroupQuota(read: (path: string) => string | undefined = readOrU
         const [quota, period] = (read(`${root}${dir}/cpu.max`) ?? '').trim().split(/\s+/);
         if (quota !== undefined && quota !== 'max') consider(Number(quota), Number(period));
       } else if (controllers!.split(',').includes('cpu')) {
-        const base = `${root}/${controllers}${dir}`;
-        consider(Number(read(`${base}/cpu.cfs_quota_us`)), Number(read(`${base}/cpu.cfs_period_us`)));
+        for (const hierarchy of v1Directories(controllers!)) {
+          const base = `${root}/${hierarchy}${dir}`;
+          consider(Number(read(`${base}/cpu.cfs_quota_us`)), Number(read(`${base}/cpu.cfs_period_us`)));
+        }
       }
     }
   }
   return smallest;
+}
+
+/**
+ * Where a cgroup v1 hierarchy of these controllers may be mounted under the cgroup root: named as
+ * /proc/self/cgroup lists them, which need not be the mount's order (RHEL/CentOS 7 lists
+ * `cpuacct,cpu` for `cpu,cpuacct`), in sorted order, or as `cpu`, the link systemd makes.
+ */
+function v1Directories(controllers: string): Set<string> {
+  return new Set([controllers, controllers.split(',').sort().join(','), 'cpu']);
 }
 
 /** '/a/b' → ['/a/b', '/a', ''] (the root is ''). */

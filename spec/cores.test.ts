@@ -59,6 +59,14 @@ describe('cgroupQuota', () => {
     assert.equal(cgroupQuota(read), 2);
   });
 
+  test('finds a cgroup v1 hierarchy listed in another order than its directory is named (RHEL 7), or through the `cpu` link', () => {
+    const quota = { 'cpu.cfs_quota_us': '150000\n', 'cpu.cfs_period_us': '100000\n' };
+    const at = (dir: string) => Object.fromEntries(Object.entries(quota).map(([name, value]) => [`${dir}/${name}`, value]));
+    assert.equal(cgroupQuota(files({ '/proc/self/cgroup': '3:cpuacct,cpu:/slurm/job7\n', ...at('/sys/fs/cgroup/cpu,cpuacct/slurm/job7') })), 1.5);
+    assert.equal(cgroupQuota(files({ '/proc/self/cgroup': '3:cpuacct,cpu:/slurm/job7\n', ...at('/sys/fs/cgroup/cpu/slurm/job7') })), 1.5);
+    assert.equal(cgroupQuota(files({ '/proc/self/cgroup': '3:cpu,cpuacct:/\n', ...at('/sys/fs/cgroup/cpu') })), 1.5);
+  });
+
   test('is undefined without cgroups or without a quota', () => {
     assert.equal(cgroupQuota(files({})), undefined);
     assert.equal(cgroupQuota(files({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': 'max 100000' })), undefined);
