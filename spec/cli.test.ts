@@ -108,6 +108,17 @@ describe('parallelize run', () => {
     assert.match(lost.stderr, /could not write .*o\.npy \(.*ENOENT.*\), nor .*no-such-tmp.*\.npy \(.*ENOENT.*\); the result is lost\n$/);
   });
 
+  test('a reader of its output that goes away early (`| head -1`) does not cost the result', () => {
+    const { path, data } = input(400, 2, 'printed.npy');
+    const printer = join(dir, 'printer.mjs');
+    writeFileSync(printer, 'export default (row, i) => { const until = Date.now() + 1; while (Date.now() < until); console.log(`row ${i}`); return [row[0] + row[1]]; };\n');
+    const out = join(dir, 'printed-out.npy');
+    const run = spawnSync('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} run ${printer} --in ${path} --out ${out} --cores 2 --quiet | head -1; echo "exit \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 30_000, env: childEnv() });
+    assert.equal(run.stdout.split('\n').at(-2), 'exit 0', run.stderr);
+    assert.doesNotMatch(run.stderr, /EPIPE/);
+    assert.deepEqual(Array.from(readNpy(out).data), Array.from({ length: 400 }, (_, i) => data.get(i, 0) + data.get(i, 1)));
+  });
+
   test('bad usage exits 2 and says what is wrong', () => {
     const { path } = input(2, 2, 'usage.npy');
     const cases: [string[], RegExp][] = [
