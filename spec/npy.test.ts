@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,14 +114,24 @@ describe('.npy', () => {
     assertSameMatrix(readNpy(new Uint8Array(write.stdout)), new Matrix(Float64Array.of(7, 8), 2, 1));
   });
 
-  test('a file that cannot be written whole is removed; a link is written through, and stays a link', () => {
+  test('a file that cannot be written whole leaves what was there, and no half-written file; a link is written through, and stays a link', () => {
     const library = fileURLToPath(new URL('../dist/lib/index.cjs', import.meta.url));
-    const path = join(dir, 'too-big.npy');
-    // A file-size limit of 8 KiB (its signal ignored, so the write fails with EFBIG) against 8 MB.
-    const script = `const { Matrix, writeNpy } = require(${JSON.stringify(library)}); try { writeNpy(${JSON.stringify(path)}, Matrix.alloc(1000, 1000)); } catch (e) { console.log(e.code); }`;
+    const folder = mkdtempSync(join(dir, 'full-'));
+    const fresh = join(folder, 'too-big.npy');
+    const kept = join(folder, 'kept.npy');
+    writeNpy(kept, sample(3, 2));
+    chmodSync(kept, 0o640);
+    // A file-size limit of 8 KiB (its signal ignored, so the write fails with EFBIG) against 8 MB,
+    // for a new file and over one that exists (the CLI's --out the same as its --in, on a full disk).
+    const script = `const { Matrix, writeNpy } = require(${JSON.stringify(library)});
+      for (const path of ${JSON.stringify([fresh, kept])}) try { writeNpy(path, Matrix.alloc(1000, 1000)); } catch (e) { console.log(e.code); }`;
     const child = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 16; "$1" -e "$2"`, 'sh', process.execPath, script], { encoding: 'utf8' });
-    assert.equal(child.stdout, 'EFBIG\n', child.stderr);
-    assert.ok(!existsSync(path), 'no half-written file is left');
+    assert.equal(child.stdout, 'EFBIG\nEFBIG\n', child.stderr);
+    assert.deepEqual(readdirSync(folder), ['kept.npy'], 'no half-written file is left, and the one there stays');
+    assertSameMatrix(readNpy(kept), sample(3, 2));
+    writeNpy(kept, sample(1, 1));
+    assertSameMatrix(readNpy(kept), sample(1, 1));
+    assert.equal(statSync(kept).mode & 0o777, 0o640, 'a file replaced keeps its permissions');
     const target = join(dir, 'target.npy');
     const link = join(dir, 'link.npy');
     writeNpy(target, sample(1, 1));
@@ -129,6 +139,11 @@ describe('.npy', () => {
     writeNpy(link, sample(2, 2));
     assert.ok(lstatSync(link).isSymbolicLink());
     assertSameMatrix(readNpy(target), sample(2, 2));
+    const dangling = join(dir, 'dangling.npy');
+    symlinkSync(join(dir, 'not-yet.npy'), dangling);
+    writeNpy(dangling, sample(2, 1));
+    assert.ok(lstatSync(dangling).isSymbolicLink());
+    assertSameMatrix(readNpy(join(dir, 'not-yet.npy')), sample(2, 1));
   });
 
   test('numpy loads what we write', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
