@@ -161,8 +161,11 @@ describe('packed Array items (records)', () => {
       const numbers = Array.from({ length: 100000 }, (_, i) => i);
       const objects = numbers.map((id) => ({ id }));
       for (const [name, data] of [['numbers', numbers], ['objects', objects]]) {
-        process.stderr.write(\`HERE \${name}\\n\`);
-        await pool.parallelize(data, (x) => (typeof x === 'number' ? x : x.id) + 1);
+        // Three times: on a noisy machine, a pause can make one call's items look costly enough for threads.
+        for (let k = 0; k < 3; k++) {
+          process.stderr.write(\`HERE \${name}\\n\`);
+          await pool.parallelize(data, (x) => (typeof x === 'number' ? x : x.id) + 1);
+        }
         process.stderr.write(\`THREADS \${name}\\n\`);
         await pool.parallelize(data, (x) => (typeof x === 'number' ? x : x.id) + 1, { callingThread: false });
       }
@@ -171,10 +174,11 @@ describe('packed Array items (records)', () => {
     `, { env: { NODE_DEBUG: 'parallelize' } });
     assert.equal(run.status, 0, run.stderr);
     for (const name of ['numbers', 'objects']) {
-      const here = run.stderr.split(`HERE ${name}\n`)[1]!.split(`THREADS ${name}\n`)[0]!;
+      const calls = run.stderr.split(`THREADS ${name}\n`)[0]!.split(`HERE ${name}\n`).slice(1);
+      const stayed = calls.filter((call) => /all 100000 items on the calling thread/.test(call));
+      assert.ok(stayed.length > 0, `${name}: a cheap call stayed on the calling thread`);
+      for (const here of stayed) assert.doesNotMatch(here, /shared memory to pack/, `${name}: and took no memory to pack`);
       const threads = run.stderr.split(`THREADS ${name}\n`)[1]!.split(/HERE |END\n/)[0]!;
-      assert.match(here, /all 100000 items on the calling thread/, `${name}: the cheap call stayed on the calling thread`);
-      assert.doesNotMatch(here, /shared memory to pack/, `${name}: and took no memory to pack`);
       assert.equal(threads.match(/took shared memory to pack 100000 Array items \(100000 values\) for threads/g)?.length, 1, `${name}: the call on threads took it once`);
     }
   });
