@@ -7,9 +7,10 @@ import type { Job } from './job.js';
 import { allocateShared } from './memory.js';
 import { isPlainArray, packRecords } from './records.js';
 import { finishHere, kMaxProbeMs, kMinProbeItems, kProbeMs, kStepMs, kWarmCallMs, kWarmUpNs, nextBatch, steadyCost, threadsMs } from './here-or-threads.js';
-import { kControlFieldCount, kStatusFieldCount } from './protocol.js';
+import { kControlFieldCount, kStatusFieldCount, kStatusIndexField } from './protocol.js';
 import { itemReader, typedItems } from '../workers/items.js';
 import { runChunk, unsendableResults, type ChunkOutcome } from '../workers/run-chunk.js';
+import { kStalled, stalledItem, untilStalled } from '../workers/stalled.js';
 
 const debug = debuglog('parallelize');
 
@@ -93,11 +94,14 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
    */
   const run = async (start: number, end: number): Promise<{ spent: number; end: number }> => {
     const started = now();
-    const outcome = await runChunk({
+    // An async fn waiting on nothing that could settle it would end the process with the call
+    // unsettled (its event loop empties): the call fails instead, as it does on a thread.
+    const ran = await untilStalled(runChunk({
       fn, context: clonedContext, getItem, typedItems: items, onCallingThread: true, start, end, control, status,
       inline: true, collect: job.collect, output: job.output,
       keepValues: job.keepValues, budgetMs: 2 * kStepMs,
-    });
+    }));
+    const outcome: ChunkOutcome = ran === kStalled ? { status: 'failed', failure: stalledItem(status[kStatusIndexField]!) } : ran;
     const spent = now() - started;
     const stop = outcome.status === 'done' ? outcome.end : end;
     // Before its rows count: the caller may have transferred its typed array while fn awaited.

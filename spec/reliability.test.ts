@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool, ParallelizeError, parallelize, task } from '@parallelize/core';
-import { rejection, steadyThreadCount, threadCount, threadsBackTo, within } from './helpers.ts';
+import { rejection, runModule, steadyThreadCount, threadCount, threadsBackTo, within } from './helpers.ts';
 
 const items = Array.from({ length: 100 }, (_, i) => i);
 const spin = (x: number, index: number) => {
@@ -168,5 +168,49 @@ describe('hostile errors thrown in a worker', () => {
     assert.equal(({} as { polluted?: boolean }).polluted, undefined);
     assert.equal(Object.getPrototypeOf(error.cause), Error.prototype);
     assert.equal('explode' in error.cause, false);
+  });
+});
+
+describe('work that can never settle', () => {
+  const waitsOnNothing = /waits on nothing that could settle it \(no timer, I\/O or message is pending in its thread\)$/;
+  const stalls = async (x: number) => {
+    if (x === 5) await new Promise(() => {});
+    return x;
+  };
+
+  test('an async fn waiting on nothing fails its call on threads, naming the item, and the pool goes on', async () => {
+    const pool = createPool({ cores: 2 });
+    try {
+      const error = await rejection(pool.parallelize(items, stalls, { callingThread: false }), 10_000);
+      assert.equal(error.code, 'ERR_TASK_FAILED');
+      assert.equal(error.index, 5);
+      assert.match(error.message, /^fn's promise for item 5 never settled: it /);
+      assert.match(error.message, waitsOnNothing);
+      // Waiting on a timer is not waiting on nothing; and the pool still runs calls.
+      const waited = await pool.parallelize([1, 2, 3, 4], async (x: number) => { await new Promise((r) => setTimeout(r, 30)); return x * 2; }, { callingThread: false });
+      assert.deepEqual(Array.from(waited.data), [2, 4, 6, 8]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a task module whose top-level await waits on nothing fails with ERR_TASK_LOAD', async () => {
+    const error = await rejection(parallelize([1, 2], task(new URL('./fixtures/never-loads.js', import.meta.url)), { cores: 2 }), 10_000);
+    assert.equal(error.code, 'ERR_TASK_LOAD');
+    assert.match(error.message, /^Task module file:.*never-loads\.js never finished loading: its top-level await /);
+    assert.match(error.message, waitsOnNothing);
+  });
+
+  test('on the calling thread too: the call rejects instead of the process ending with it unsettled', () => {
+    const run = runModule(`
+      import { parallelize, parallelizeSync } from '@parallelize/core';
+      const stalls = async (x) => { if (x === 1) await new Promise(() => {}); return x; };
+      const outcome = await parallelize([0, 1, 2], stalls).then(() => 'resolved', (error) => \`\${error.code} \${error.index}\`);
+      let sync;
+      try { parallelizeSync([0, 1, 2], stalls); sync = 'returned'; } catch (error) { sync = \`\${error.code} \${error.index}\`; }
+      console.log(outcome, sync);
+    `, { timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, 'ERR_TASK_FAILED 1 ERR_TASK_FAILED 1\n');
   });
 });
