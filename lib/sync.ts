@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from './builtins.js';
 import { cannotSend, cloneable, deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
@@ -48,7 +49,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   const output = new MessageChannel();
   // Typed values go to shared memory here, so the coordinator and its workers read them in place.
   const startup: CoordinatorStartup = {
-    data: data instanceof Matrix ? undefined : isTypedArray(data) ? toShared(data) : data,
+    data: data instanceof Matrix ? undefined : isTypedArray(data) ? toShared(data) : types.isProxy(data) ? plainItems(data as unknown[]) : data,
     ...(data instanceof Matrix && { matrix: { rows: data.rows, cols: data.cols, data: toShared(data.data) } }),
     fn: spec.kind === 'inline' ? { source: spec.source } : { module: spec.url, exportName: spec.exportName },
     options: { ...options } as CoordinatorStartup['options'],
@@ -165,6 +166,23 @@ function rebuild(outcome: Extract<CoordinatorOutcome, { ok: false }>): unknown {
     return Object.assign(new Type(outcome.error.message), { code: outcome.code });
   }
   return error;
+}
+
+/**
+ * The items of a Proxy of an Array (a reactive framework's state), which cannot be cloned as it is,
+ * read one by one into a plain Array, holes kept, as `parallelize` reads them.
+ */
+function plainItems(data: readonly unknown[]): unknown[] {
+  const items: unknown[] = [];
+  items.length = data.length;
+  for (let i = 0; i < items.length; i++) {
+    try {
+      if (i in data) items[i] = data[i];
+    } catch (error) {
+      throw unreadableItem(data, i, i + 1) ?? error;
+    }
+  }
+  return items;
 }
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { Matrix, ParallelizeError, parallelizeSync, task } from '@parallelize/core';
+import { Matrix, ParallelizeError, parallelize, parallelizeSync, task } from '@parallelize/core';
 import { kHeartbeatMs, kSyncFieldCount, kSyncHeartbeatField, kSyncSettled, kSyncStateField, kSyncWakeField } from '../lib/protocol.ts';
 import { waitForCoordinator } from '../lib/sync.ts';
 import { assertSameMatrix, randomFloats, runModule, serialMap, spawnModule, steadyThreadCount, threadsBackTo } from './helpers.ts';
@@ -152,6 +152,16 @@ describe('parallelizeSync', () => {
       assert.match(error.message, /^options\.context cannot be sent to a worker thread: .*could not be cloned/);
       return true;
     });
+  });
+
+  test('takes a Proxy of an Array (a reactive framework\'s state), as parallelize does, and its errors too', async () => {
+    const proxied = new Proxy([1, 2, 3], {});
+    assert.deepEqual(Array.from(parallelizeSync(proxied, (x: number) => x * 2).data), Array.from((await parallelize(proxied, (x: number) => x * 2)).data));
+    const throwing = new Proxy([1, 2, 3], { get: (target, key) => { if (key === '1') throw new RangeError('no'); return Reflect.get(target, key); } });
+    assert.throws(() => parallelizeSync(throwing, (x: number) => x), { code: 'ERR_DATA_CLONE', index: 1, message: 'data[1] cannot be read: no' });
+    const sparse = new Proxy([1, , 3] as number[], {}); // eslint-disable-line no-sparse-arrays
+    const asynchronous = await parallelize(sparse, (x: number) => x).catch((error: Error) => error.message);
+    assert.throws(() => parallelizeSync(sparse, (x: number) => x), { code: 'ERR_INVALID_ARG', message: asynchronous });
   });
 
   test("with onError: 'collect', lists the failed items", () => {
