@@ -178,7 +178,11 @@ describe('runChunk', () => {
       [BigInt64Array.of(1n), 'ERR_RESULT_TYPE', /BigInt64Array/],
       [[1, [2]], 'ERR_RESULT_TYPE', /array holding `\[ 2 \]` \(Array\) at position 1/],
       [[[1], 2], 'ERR_RESULT_SHAPE', /ragged nested array/],
-      [[[1, 2], [3]], 'ERR_RESULT_SHAPE', /element 0 holds 2 values, element 1 does not/],
+      [[[1, 2], [3]], 'ERR_RESULT_SHAPE', /element \[0\] holds 2 values, element \[1\] does not/],
+      // Where in a nested result the culprit sits.
+      [[['a']], 'ERR_RESULT_TYPE', /^fn returned an array holding `'a'` \(string\) at position \[0\]\[0\] for item 0;/],
+      [[[1, 2], [3, 'x']], 'ERR_RESULT_TYPE', /^fn returned an array holding `'x'` \(string\) at position \[1\]\[1\] for item 0;/],
+      [[[[1], [2]], [[3], [4, 5]]], 'ERR_RESULT_SHAPE', /element \[1\]\[0\] holds 1 value, element \[1\]\[1\] does not/],
     ];
     for (const [result, code, message] of cases) {
       const outcome = await runChunk(job(() => result, [1]));

@@ -242,27 +242,31 @@ function isNumericView(value: unknown): value is ArrayLike<number> {
 
 const kExpected = 'expected a number or an array of numbers';
 
-/** The number of values `result` flattens to; throws a `ResultError` naming `index` for anything else. */
-function flatLength(result: unknown, index: number): number {
+/**
+ * The number of values `result` flattens to; throws a `ResultError` naming `index` for anything
+ * else, and where in a nested result the culprit sits (`path`: `[1][0]` for `result[1][0]`).
+ */
+function flatLength(result: unknown, index: number, path = ''): number {
   if (typeof result === 'number') return 1;
   if (isNumericView(result)) return result.length;
   if (!Array.isArray(result)) {
     const hint = result === undefined ? ' (did fn forget to `return`?)' : '';
-    throw new ResultError('ERR_RESULT_TYPE', `fn returned ${describe(result)} for item ${index}; ${kExpected}${hint}`);
+    const what = path === '' ? describe(result) : `an array holding ${describe(result)} at position ${path}`;
+    throw new ResultError('ERR_RESULT_TYPE', `fn returned ${what} for item ${index}; ${kExpected}${hint}`);
   }
   if (result.length === 0 || typeof result[0] === 'number') {
     for (let k = 0; k < result.length; k++) {
       if (typeof result[k] !== 'number') {
-        throw new ResultError('ERR_RESULT_TYPE', `fn returned an array holding ${describe(result[k])} at position ${k} for item ${index}; ${kExpected}`);
+        throw new ResultError('ERR_RESULT_TYPE', `fn returned an array holding ${describe(result[k])} at position ${path === '' ? k : `${path}[${k}]`} for item ${index}; ${kExpected}`);
       }
     }
     return result.length;
   }
-  const inner = flatLength(result[0], index);
+  const inner = flatLength(result[0], index, `${path}[0]`);
   for (let k = 1; k < result.length; k++) {
-    if (typeof result[k] === 'number' || flatLength(result[k], index) !== inner) {
+    if (typeof result[k] === 'number' || flatLength(result[k], index, `${path}[${k}]`) !== inner) {
       throw new ResultError('ERR_RESULT_SHAPE', `fn returned a ragged nested array for item ${index} ` +
-        `(element 0 holds ${inner} values, element ${k} does not); nested results must be regular`);
+        `(element ${path}[0] holds ${inner} value${inner === 1 ? '' : 's'}, element ${path}[${k}] does not); nested results must be regular`);
     }
   }
   return inner * result.length;
