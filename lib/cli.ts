@@ -54,8 +54,8 @@ export async function main(argv: readonly string[], stdout: NodeJS.WritableStrea
     // Before any work: hours of it must not end in an output path that cannot be written.
     checkWritable(options.output);
     module = locate(options.module);
-    data = readNpy(options.input);
-    context = options.context === undefined ? undefined : readNpy(options.context);
+    data = readInput('--in', options.input);
+    context = options.context === undefined ? undefined : readInput('--context', options.context);
   } catch (error) {
     stderr.write(`parallelize: ${(error as Error).message}\n`);
     return 2;
@@ -169,9 +169,18 @@ function locate(module: string): string | URL {
   }
 }
 
+/** The .npy file given with `flag`; its error says which flag. */
+function readInput(flag: string, path: string): Matrix {
+  try {
+    return readNpy(path);
+  } catch (error) {
+    throw new Error(`${flag}: ${(error as Error).message}`);
+  }
+}
+
 function count(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a positive integer, got '${value}'`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) throw new UsageError(`${flag} must be a positive integer, got '${value}'`);
   return Number(value);
 }
 

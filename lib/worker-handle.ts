@@ -138,7 +138,7 @@ export class WorkerHandle {
 /** The error for the item (or the chunk) a thread was running when it exited by itself. */
 export function exitError(exitCode: number, error: Error | undefined, index: number | undefined, chunk?: RunChunkMessage): ParallelizeError {
   const where = index !== undefined ? ` while running item ${index}`
-    : chunk ? ` while it held items ${chunk.start} to ${chunk.end - 1}, outside any call of fn (loading the module, or between items)` : '';
+    : chunk ? ` while it held ${chunk.end - chunk.start === 1 ? `item ${chunk.start}` : `items ${chunk.start} to ${chunk.end - 1}`}, outside any call of fn (loading the module, or between items)` : '';
   const options = { ...(index !== undefined && { index }), ...(error && { cause: error }) };
   if ((error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return new ParallelizeError('ERR_WORKER_OOM', `A worker thread ran out of memory${where}; raise \`resourceLimits\` or use less memory per item`, options);

@@ -129,7 +129,9 @@ describe('parallelize run', () => {
       [['run', fixture, '--in', path], /missing --out <result\.npy>/],
       [['run', fixture, '--in', path, '--out', 'x.npy', '--cores', 'zero'], /--cores must be a positive integer, got 'zero'/],
       [['run', fixture, '--in', path, '--out', 'x.npy', '--colors'], /Unknown option '--colors'/],
-      [['run', fixture, '--in', join(dir, 'none.npy'), '--out', 'x.npy'], /ENOENT/],
+      [['run', fixture, '--in', join(dir, 'none.npy'), '--out', 'x.npy'], /parallelize: --in: ENOENT/],
+      [['run', fixture, '--in', path, '--context', join(dir, 'none.npy'), '--out', 'x.npy'], /parallelize: --context: ENOENT/],
+      [['run', fixture, '--in', path, '--out', 'x.npy', '--cores', '99999999999999999999'], /--cores must be a positive integer, got '99999999999999999999'/],
       [['run', fixture, '--export', 'nope', '--in', path, '--out', 'x.npy', '--quiet'], /has no export `nope`/],
     ];
     for (const [args, message] of cases) {
@@ -143,7 +145,7 @@ describe('parallelize run', () => {
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', dir], /--out .* is a directory; name the \.npy file to write/],
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', `${join(dir, 'new')}/`], /--out .*new\/ names a directory; name the \.npy file to write/],
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', join(path, 'o.npy')], /--out .*o\.npy: .*\.npy is not a directory/],
-      [['run', fixture, '--export', 'rowStats', '--in', dir, '--out', 'x.npy'], /Cannot read .* as \.npy: it is a directory/],
+      [['run', fixture, '--export', 'rowStats', '--in', dir, '--out', 'x.npy'], /--in: Cannot read .* as \.npy: it is a directory/],
       [['run', './spec/fixtures/no-such-module.js', '--in', path, '--out', 'x.npy'], /cannot find the module \.\/spec\/fixtures\/no-such-module\.js: no such file/],
       [['run', 'no-such-module.mjs', '--in', path, '--out', 'x.npy'], /cannot find the module no-such-module\.mjs: it is no file here, and neither require\(\) from here nor import\(\) from where this command is installed finds a package of that name/],
     ];

@@ -131,6 +131,15 @@ describe('a worker that exits', () => {
     assert.equal(error.message, 'A worker thread exited with code 7 while running item 5');
   });
 
+  test('outside any item (as its task module loads), names the items the thread held', async () => {
+    const module = task(new URL('./fixtures/exits-on-import.js', import.meta.url));
+    const one = await rejection(parallelize([1], module, { cores: 1 }));
+    assert.deepEqual([one.code, one.index], ['ERR_WORKER_EXIT', undefined]);
+    assert.equal(one.message, 'A worker thread exited with code 3 while it held item 0, outside any call of fn (loading the module, or between items)');
+    const many = await rejection(parallelize([1, 2, 3], module, { cores: 1, chunkSize: 3 }));
+    assert.match(many.message, /while it held items 0 to 2, outside any call of fn/);
+  });
+
   test('leaves a pool usable: the dead worker is replaced', async () => {
     const pool = createPool({ cores: 2 });
     try {
