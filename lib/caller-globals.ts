@@ -4,6 +4,7 @@
  * calling thread, or whether a call works would depend on its size (see calling-thread.ts).
  */
 
+import { builtinModules } from 'node:module';
 import { kNamePart, kNameStart } from './identifiers.js';
 
 /**
@@ -17,9 +18,15 @@ const kNodeEnumerableGlobals = new Set([
   'performance', 'queueMicrotask', 'setImmediate', 'setInterval', 'setTimeout', 'structuredClone',
 ]);
 
+/**
+ * Built-in modules that a REPL or `node -e` makes globals of (`fs`, `path`), not enumerable but
+ * absent from workers; those few that are globals everywhere are left out.
+ */
+const kReplModules = new Set(builtinModules.filter((name) => !['console', 'crypto', 'process'].includes(name)));
+
 /** The global names of this thread when the library loaded that a worker's global scope has too. */
 const startGlobals = new Set(Object.getOwnPropertyNames(globalThis).filter((name) =>
-  kNodeEnumerableGlobals.has(name) || !Object.getOwnPropertyDescriptor(globalThis, name)!.enumerable));
+  kNodeEnumerableGlobals.has(name) || (!Object.getOwnPropertyDescriptor(globalThis, name)!.enumerable && !kReplModules.has(name))));
 /** For each inline function's source, the names in it that were not globals then (most are its own variables). */
 const laterNames = new Map<string, readonly string[]>();
 const kIdentifier = new RegExp(`(?<![.${kNamePart}])[${kNameStart}][${kNamePart}]*`, 'g');
