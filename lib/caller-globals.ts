@@ -24,9 +24,13 @@ const kNodeEnumerableGlobals = new Set([
  */
 const kReplModules = new Set(builtinModules.filter((name) => !['console', 'crypto', 'process'].includes(name)));
 
-/** The global names of this thread when the library loaded that a worker's global scope has too. */
-const startGlobals = new Set(Object.getOwnPropertyNames(globalThis).filter((name) =>
-  kNodeEnumerableGlobals.has(name) || (!Object.getOwnPropertyDescriptor(globalThis, name)!.enumerable && !kReplModules.has(name))));
+/**
+ * The global names of this thread when the library loaded that a worker's global scope has too.
+ * Enumerability is read with Object.keys: reading a descriptor of one of Node's lazy globals
+ * (`FormData`, `Performance`) loads its modules, ~100 of them on Node 22 and 24.
+ */
+const callerSet = new Set(Object.keys(globalThis).filter((name) => !kNodeEnumerableGlobals.has(name)));
+const startGlobals = new Set(Object.getOwnPropertyNames(globalThis).filter((name) => !callerSet.has(name) && !kReplModules.has(name)));
 /** For each inline function's source, the names in it that were not globals then (most are its own variables). */
 const laterNames = new Map<string, readonly string[]>();
 const kIdentifier = new RegExp(`(?<![.${kNamePart}])[${kNameStart}][${kNamePart}]*`, 'g');
