@@ -10,7 +10,7 @@ import { finishHere, kMaxProbeMs, kMinProbeItems, kProbeMs, kStepMs, kWarmCallMs
 import { kControlFieldCount, kStatusFieldCount, kStatusIndexField } from './protocol.js';
 import { itemReader, typedItems } from '../workers/items.js';
 import { runChunk, unsendableResults, type ChunkOutcome } from '../workers/run-chunk.js';
-import { kStalled, stalledItem, untilStalled } from '../workers/stalled.js';
+import { kStalled, stalledItem, untilStalled } from './stalled.js';
 
 const debug = debuglog('parallelize');
 

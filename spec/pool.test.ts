@@ -148,7 +148,7 @@ describe('Pool scheduling', () => {
         await pool.parallelize(new Float64Array(1), sleepy, { context: { firstMs: 0, ms: 0 }, callingThread: false }); // the thread up
         const b = pool.parallelize(new Float64Array(rows), sleepy, { context: { firstMs: 400, ms: 0 }, callingThread: false, chunkSize: rows, ...(timeout && { timeout }) });
         await new Promise((resolve) => setTimeout(resolve, 100));
-        const a = pool.parallelize([1, 2], task(new URL('./fixtures/loads-forever.js', import.meta.url)), { timeout: 100 });
+        const a = pool.parallelize([1, 2], task(new URL('./fixtures/never-loads.js', import.meta.url)), { timeout: 100 });
         assert.equal((await rejection(within(5000, a))).code, 'ERR_TIMEOUT');
         if (timeout === undefined) assert.equal((await within(5000, b)).rows, 1);
         else assert.equal((await rejection(within(5000, b))).code, 'ERR_TIMEOUT');

@@ -172,45 +172,35 @@ describe('hostile errors thrown in a worker', () => {
 });
 
 describe('work that can never settle', () => {
-  const waitsOnNothing = /waits on nothing that could settle it \(no timer, I\/O or message is pending in its thread\)$/;
-  const stalls = async (x: number) => {
-    if (x === 5) await new Promise(() => {});
-    return x;
-  };
-
-  test('an async fn waiting on nothing fails its call on threads, naming the item, and the pool goes on', async () => {
-    const pool = createPool({ cores: 2 });
-    try {
-      const error = await rejection(pool.parallelize(items, stalls, { callingThread: false }), 10_000);
-      assert.equal(error.code, 'ERR_TASK_FAILED');
-      assert.equal(error.index, 5);
-      assert.match(error.message, /^fn's promise for item 5 never settled: it /);
-      assert.match(error.message, waitsOnNothing);
-      // Waiting on a timer is not waiting on nothing; and the pool still runs calls.
-      const waited = await pool.parallelize([1, 2, 3, 4], async (x: number) => { await new Promise((r) => setTimeout(r, 30)); return x * 2; }, { callingThread: false });
-      assert.deepEqual(Array.from(waited.data), [2, 4, 6, 8]);
-    } finally {
-      await pool.close();
-    }
-  });
-
-  test('a task module whose top-level await waits on nothing fails with ERR_TASK_LOAD', async () => {
-    const error = await rejection(parallelize([1, 2], task(new URL('./fixtures/never-loads.js', import.meta.url)), { cores: 2 }), 10_000);
-    assert.equal(error.code, 'ERR_TASK_LOAD');
-    assert.match(error.message, /^Task module file:.*never-loads\.js never finished loading: its top-level await /);
-    assert.match(error.message, waitsOnNothing);
-  });
-
-  test('on the calling thread too: the call rejects instead of the process ending with it unsettled', () => {
+  test('on the calling thread, a call whose async fn waits on nothing rejects instead of the process ending with it unsettled', () => {
     const run = runModule(`
-      import { parallelize, parallelizeSync } from '@parallelize/core';
+      import { parallelize } from '@parallelize/core';
       const stalls = async (x) => { if (x === 1) await new Promise(() => {}); return x; };
-      const outcome = await parallelize([0, 1, 2], stalls).then(() => 'resolved', (error) => \`\${error.code} \${error.index}\`);
-      let sync;
-      try { parallelizeSync([0, 1, 2], stalls); sync = 'returned'; } catch (error) { sync = \`\${error.code} \${error.index}\`; }
-      console.log(outcome, sync);
+      const outcome = await parallelize([0, 1, 2], stalls).then(() => 'resolved', (error) => \`\${error.code} \${error.index} \${error.message}\`);
+      console.log(outcome);
     `, { timeout: 30_000 });
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout, 'ERR_TASK_FAILED 1 ERR_TASK_FAILED 1\n');
+    assert.equal(run.stdout, "ERR_TASK_FAILED 1 fn's promise for item 1 never settled: it waits on nothing that could settle it (no timer, I/O or message is pending), and the process was about to end\n");
+  });
+
+  test('many calls waiting at once on the calling thread share one beforeExit listener', async () => {
+    const before = process.listenerCount('beforeExit');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const pool = createPool({ cores: 2 });
+    try {
+      const calls = Array.from({ length: 20 }, (_, k) => pool.parallelize([k, k + 1], async (x: number) => { await new Promise((r) => setTimeout(r, 20)); return x; }));
+      await new Promise((r) => setTimeout(r, 5));
+      assert.ok(process.listenerCount('beforeExit') <= before + 1, `${process.listenerCount('beforeExit') - before} listeners added`);
+      const results = await Promise.all(calls);
+      assert.deepEqual(results.map((m) => Array.from(m.data)), Array.from({ length: 20 }, (_, k) => [k, k + 1]));
+      assert.equal(process.listenerCount('beforeExit'), before, 'and it is gone once they are done');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'), []);
+    } finally {
+      process.off('warning', onWarning);
+      await pool.close();
+    }
   });
 });

@@ -9,7 +9,7 @@ describe('review regressions', () => {
   test('a timeout while a worker loads a module that never finishes leaves the pool usable', async () => {
     const pool = createPool({ cores: 1 });
     try {
-      const error = await rejection(pool.parallelize([1, 2], task(new URL('./fixtures/loads-forever.js', import.meta.url)), { timeout: 300 }), 5000);
+      const error = await rejection(pool.parallelize([1, 2], task(new URL('./fixtures/never-loads.js', import.meta.url)), { timeout: 300 }), 5000);
       assert.equal(error.code, 'ERR_TIMEOUT');
       const next = await within(5000, pool.parallelize([1, 2], (x: number) => x + 1, { callingThread: false }));
       assert.deepEqual(Array.from(next.data), [2, 3]);

@@ -13,12 +13,11 @@ import type { ImportTask } from '../lib/location.js';
 import { allocatedSharedBytes } from '../lib/memory.js';
 import {
   MessageType, kStatusIndexField, kStatusJobField, kStatusReadyField, kStatusStartedField,
-  type FnSpec, type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
+  type JobStartMessage, type MainMessage, type OutputSpec, type RunChunkMessage, type SerializedFailure, type WorkerMessage, type WorkerStartup,
 } from '../lib/protocol.js';
 import { itemReader, typedItems, type ItemReader } from './items.js';
 import { loadFunction } from './load-function.js';
 import { runChunk, unsendableResults } from './run-chunk.js';
-import { kStalled, stalledItem, stalledModule, untilStalled } from './stalled.js';
 
 interface Job {
   readonly fn: (item: unknown, index: number, context: unknown) => unknown;
@@ -37,7 +36,7 @@ const kLeaveMs = 50;
 const port = parentPort!;
 const { status, sharedBytes, flagLock } = workerData as WorkerStartup;
 // A job's load starts as soon as JOB_START arrives, so a module import overlaps the first chunk's trip.
-const jobs = new Map<number, { readonly loaded: Promise<Job | SerializedFailure>; readonly fn: FnSpec }>();
+const jobs = new Map<number, Promise<Job | SerializedFailure>>();
 // Each call's result matrix, once the main thread has it; read when a chunk starts.
 const outputs = new Map<number, OutputSpec>();
 // Chunks run strictly one at a time, in arrival order, even when fn is async.
@@ -65,7 +64,7 @@ export function start(importTask: ImportTask): void {
   port.on('message', (message: MainMessage) => {
     switch (message.type) {
       case MessageType.JOB_START:
-        jobs.set(message.jobId, { loaded: loadJob(message, importTask), fn: message.fn });
+        jobs.set(message.jobId, loadJob(message, importTask));
         if (message.output) outputs.set(message.jobId, message.output);
         break;
       case MessageType.JOB_OUTPUT:
@@ -115,25 +114,20 @@ async function loadJob(message: JobStartMessage, importTask: ImportTask): Promis
   };
 }
 
-async function runAndReport(pending: { readonly loaded: Promise<Job | SerializedFailure>; readonly fn: FnSpec }, chunk: RunChunkMessage): Promise<void> {
+async function runAndReport(pending: Promise<Job | SerializedFailure>, chunk: RunChunkMessage): Promise<void> {
   const { jobId, chunkId } = chunk;
   let reply: WorkerMessage;
   let collect = false;
   status[kStatusJobField] = jobId;
   status[kStatusStartedField]! += 1;
-  // While a chunk runs, only its own work keeps this thread alive: should that work wait on
-  // nothing, our event loop empties, and the chunk fails instead of holding its call forever.
-  port.unref();
   try {
-    const job = await untilStalled(pending.loaded);
-    if (job === kStalled) {
-      reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: stalledModule(pending.fn.kind === 'module' ? pending.fn.url : 'of this call') };
-    } else if ('code' in job) {
+    const job = await pending;
+    if ('code' in job) {
       reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: job };
     } else {
       collect = job.collect;
       const started = now();
-      const outcome = await untilStalled(runChunk({
+      const outcome = await runChunk({
         fn: job.fn,
         context: job.context,
         inline: job.inline,
@@ -146,11 +140,9 @@ async function runAndReport(pending: { readonly loaded: Promise<Job | Serialized
         control: job.control,
         status,
         output: outputs.get(jobId),
-      }));
-      if (outcome !== kStalled) debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (now() - started).toFixed(1));
-      if (outcome === kStalled) {
-        reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: stalledItem(status[kStatusIndexField]!) };
-      } else if (outcome.status === 'done') {
+      });
+      debug('[%d] job %d chunk %d: rows %d-%d %s in %s ms', threadId, jobId, chunkId, chunk.start, chunk.end, outcome.status, (now() - started).toFixed(1));
+      if (outcome.status === 'done') {
         reply = {
           type: MessageType.CHUNK_DONE, jobId, chunkId, cols: outcome.cols, values: outcome.values, inPlace: outcome.inPlace,
           failures: outcome.failures, ...(outcome.list && { list: outcome.list }), ms: now() - started,
@@ -165,7 +157,6 @@ async function runAndReport(pending: { readonly loaded: Promise<Job | Serialized
     // A bug of ours, not of fn: still answer, so the caller gets an error instead of a hang.
     reply = { type: MessageType.CHUNK_FAILED, jobId, chunkId, failure: { code: 'ERR_TASK_FAILED', message: `internal error in worker: ${String(error)}`, cause: serializeError(error) } };
   }
-  port.ref();
   status[kStatusIndexField] = -1;
   // Nothing is transferred: the rows sit on a SharedArrayBuffer (see run-chunk.ts).
   try {
