@@ -43,6 +43,11 @@ function once(make: () => InputSpec): () => InputSpec {
   return () => (spec ??= make());
 }
 
+/** The error for a `data` that is none of the kinds a call takes. */
+export function notData(data: unknown): TypeError {
+  return invalidArg('data', 'an Array, a typed array or a Matrix', data);
+}
+
 /**
  * Classifies `data`; its `spec()` moves typed values into shared memory (at most one copy per call).
  * `allocate` gives the shared array that Array items of one simple shape are packed into (records.ts).
@@ -67,7 +72,7 @@ export function prepareInput(data: unknown, allocate: (length: number) => Float6
     const spec = once(() => (attached(), { kind: 'typed', values: toShared(data) }));
     return { count: data.length, spec, local: constant({ kind: 'typed', values: plainView(data) }), checkUnchanged: attached, packed: inShared, chunkItems: inShared };
   }
-  if (!Array.isArray(data)) throw invalidArg('data', 'an Array, a typed array or a Matrix', data);
+  if (!Array.isArray(data)) throw notData(data);
   checkDense(data);
   const first = data.length > 0 ? readItem(data, 0) : undefined;
   if (isTypedArray(first)) {

@@ -2,7 +2,7 @@ import { types } from 'node:util';
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from './builtins.js';
 import { cannotSend, cloneable, deserializeError, failureToError, invalidArg, ParallelizeError, type ParallelizeErrorCode } from './errors.js';
-import { checkTypedInput, unreadableItem } from './input.js';
+import { checkTypedInput, notData, unreadableItem } from './input.js';
 import { withErrors } from './job.js';
 import { entryScript, kCoordinatorUrl } from './location.js';
 import { Matrix } from './matrix.js';
@@ -39,8 +39,10 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   const spec = toFnSpec(fn);
   // Here, once per process: the coordinator, a thread of its own, would warn on every call.
   const items = data instanceof Matrix ? data.rows : Array.isArray(data) || isTypedArray(data) ? data.length : 0;
-  // Before the copy below, which would fail on such input with a TypeError of its own.
+  // Before the copy below, which would fail on such input with a TypeError of its own; and before
+  // cloning the data, which fails for what is not data at all (a Proxy of an object) more vaguely.
   if (data instanceof Matrix || isTypedArray(data)) checkTypedInput(data);
+  else if (!Array.isArray(data)) throw notData(data);
   warnIfOversubscribed(Math.min(call.cores, items), call.cores);
   collectBeforeCall(allocatedSharedBytes(), true);
   const state = allocateShared(Int32Array, kSyncFieldCount);
@@ -49,7 +51,7 @@ export function parallelizeSync(data: Data, fn: Mapper<never> | TaskRef, options
   const output = new MessageChannel();
   // Typed values go to shared memory here, so the coordinator and its workers read them in place.
   const startup: CoordinatorStartup = {
-    data: data instanceof Matrix ? undefined : isTypedArray(data) ? toShared(data) : types.isProxy(data) ? plainItems(data as unknown[]) : data,
+    data: data instanceof Matrix ? undefined : isTypedArray(data) ? toShared(data) : Array.isArray(data) && types.isProxy(data) ? plainItems(data) : data,
     ...(data instanceof Matrix && { matrix: { rows: data.rows, cols: data.cols, data: toShared(data.data) } }),
     fn: spec.kind === 'inline' ? { source: spec.source } : { module: spec.url, exportName: spec.exportName },
     options: { ...options } as CoordinatorStartup['options'],

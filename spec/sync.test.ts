@@ -162,6 +162,12 @@ describe('parallelizeSync', () => {
     const sparse = new Proxy([1, , 3] as number[], {}); // eslint-disable-line no-sparse-arrays
     const asynchronous = await parallelize(sparse, (x: number) => x).catch((error: Error) => error.message);
     assert.throws(() => parallelizeSync(sparse, (x: number) => x), { code: 'ERR_INVALID_ARG', message: asynchronous });
+    // A Proxy of anything else is refused as parallelize refuses it.
+    for (const target of [{}, { length: 2, 0: 1, 1: 2 }]) {
+      const proxy = new Proxy(target, {}) as unknown as number[];
+      const refused = await parallelize(proxy, (x: number) => x).catch((error: Error) => error.message);
+      assert.throws(() => parallelizeSync(proxy, (x: number) => x), { code: 'ERR_INVALID_ARG', message: refused });
+    }
   });
 
   test("with onError: 'collect', lists the failed items", () => {
