@@ -1,5 +1,5 @@
-import { closeSync, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { writeWhole } from './files.js';
 import { invalidArg } from './errors.js';
 import { Matrix } from './matrix.js';
 
@@ -230,9 +230,10 @@ export function toNpy(matrix: Matrix): Uint8Array {
 
 /**
  * Writes a `Matrix` to a `.npy` file that `np.load` reads as a (rows, cols) float64 array. The
- * values go to the file straight from the matrix, with no copy of them in memory. A file is
- * replaced only once the new one is written whole (written beside it, then renamed over it): a
- * failed write (a full disk) leaves what was there, and no half-written file.
+ * values go to the file straight from the matrix, with no copy of them in memory. A new file, or
+ * one of ours that we may write and that has no other name, is replaced only once the new one is
+ * written whole (beside it, then renamed over it): a failed write (a full disk) leaves what was
+ * there. Any other file is written in place, as `np.save` does, and removed if that fails.
  *
  * @example
  * ```ts
@@ -242,63 +243,9 @@ export function toNpy(matrix: Matrix): Uint8Array {
 export function writeNpy(path: string, matrix: Matrix): void {
   if (typeof path !== 'string' || path === '') throw invalidArg('path', 'a non-empty string', path);
   if (!(matrix instanceof Matrix)) throw invalidArg('matrix', 'a Matrix', matrix);
-  const file = fileToReplace(path);
-  // A pipe or a device is written in place; so is a file beside which no other can be made.
-  const partial = file === undefined ? undefined : openPartial(file.path);
-  if (partial === undefined) return writeMatrix(openSync(path, 'w'), matrix);
-  try {
-    writeMatrix(partial.fd, matrix, file!.mode);
-    renameSync(partial.path, file!.path);
-  } catch (error) {
-    rmSync(partial.path, { force: true });
-    throw error;
-  }
-}
-
-/**
- * The regular file that writing `path` replaces (through a link, the file it names), with its
- * permissions when it exists; undefined for anything else (a pipe, a device).
- */
-function fileToReplace(path: string): { path: string; mode?: number } | undefined {
-  let stats;
-  try {
-    stats = statSync(path);
-  } catch {
-    // None yet (the open below says why, where the directory is missing); or a link to none,
-    // which is written through, not replaced.
-    return isLink(path) ? undefined : { path };
-  }
-  return stats.isFile() ? { path: realpathSync(path), mode: stats.mode & 0o7777 } : undefined;
-}
-
-function isLink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
-/** A new file beside `path`, to write it in full first. */
-function openPartial(path: string): { fd: number; path: string } | undefined {
-  const partial = join(dirname(path), `.${basename(path)}.${process.pid}-${Math.random().toString(36).slice(2, 10)}.partial`);
-  let fd: number;
-  try {
-    fd = openSync(partial, 'wx');
-  } catch {
-    return undefined;
-  }
-  return { fd, path: partial };
-}
-
-/** Writes the header and values of `matrix` to `fd` (giving it `mode` first, where set), and closes it. */
-function writeMatrix(fd: number, matrix: Matrix, mode?: number): void {
-  try {
-    if (mode !== undefined) fchmodSync(fd, mode);
+  writeWhole(path, (fd) => {
     for (const bytes of [headerFor(matrix), littleEndianBytes(matrix.data)]) {
       for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, Math.min(kReadBytes, bytes.length - done));
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +144,31 @@ describe('.npy', () => {
     writeNpy(dangling, sample(2, 1));
     assert.ok(lstatSync(dangling).isSymbolicLink());
     assertSameMatrix(readNpy(join(dir, 'not-yet.npy')), sample(2, 1));
+  });
+
+  test('a file with another name (a hard link), another owner, or no write permission for us is written in place, or refused, as np.save does', () => {
+    const folder = mkdtempSync(join(dir, 'in-place-'));
+    const a = join(folder, 'a.npy');
+    const b = join(folder, 'b.npy');
+    writeNpy(a, sample(1, 1));
+    linkSync(a, b);
+    writeNpy(a, sample(2, 2));
+    assert.equal(statSync(a).nlink, 2, 'still one file with two names');
+    assertSameMatrix(readNpy(b), sample(2, 2));
+    const readOnly = join(folder, 'read-only.npy');
+    writeNpy(readOnly, sample(1, 1));
+    if (process.getuid?.() === 0) {
+      // Root may write anything: a file it does not own is written in place, and keeps its owner.
+      chownSync(readOnly, 65534, 65534);
+      writeNpy(readOnly, sample(2, 1));
+      assert.deepEqual([statSync(readOnly).uid, statSync(readOnly).gid], [65534, 65534]);
+      assertSameMatrix(readNpy(readOnly), sample(2, 1));
+    } else {
+      chmodSync(readOnly, 0o444);
+      assert.throws(() => writeNpy(readOnly, sample(2, 1)), { code: 'EACCES' });
+      assertSameMatrix(readNpy(readOnly), sample(1, 1));
+    }
+    assert.deepEqual(readdirSync(folder).sort(), ['a.npy', 'b.npy', 'read-only.npy'], 'no partial file left');
   });
 
   test('numpy loads what we write', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
