@@ -4,8 +4,9 @@
  * module loader (see entryScript() in lib/location.ts).
  */
 
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 let typeScriptHook: Promise<void> | undefined;
@@ -18,10 +19,10 @@ export async function importTask(url: string): Promise<Record<string, unknown>> 
 
 /**
  * Where a package name is found: from here, as `import` finds it (beside the library), else from
- * the working directory, as `require` finds it there. A library installed apart from the app that
- * calls it (linked, global, another workspace) sees none of that app's packages from its own place,
- * and Node 20 resolves `import` only from a module's own place. Anything else, or a name found
- * nowhere, goes to `import` as it is (whose error then says it was not found).
+ * the working directory, as `import` there would find it. A library installed apart from the app
+ * that calls it (linked, global, another workspace) sees none of that app's packages from its own
+ * place, and Node 20 resolves `import` only from a module's own place. Anything else, or a name
+ * found nowhere, goes to `import` as it is (whose error then says it was not found).
  */
 function locate(specifier: string): string {
   if (/^[a-z][a-z0-9+.-]*:|^\.{0,2}[\\/]/i.test(specifier)) return specifier;
@@ -29,12 +30,55 @@ function locate(specifier: string): string {
     import.meta.resolve(specifier);
     return specifier;
   } catch {
+    return fromWorkingDirectory(specifier) ?? specifier;
+  }
+}
+
+/**
+ * A package's module as `import` from the working directory would find it: through the `exports`
+ * of the nearest `node_modules/<name>` (its `import`, `node` or `default` condition, for the main
+ * entry or a plain subpath), else, for a package without `exports` (or a subpath pattern), as
+ * `require` finds it there.
+ */
+function fromWorkingDirectory(specifier: string): string | undefined {
+  const [, name, subpath = ''] = /^((?:@[^/]+\/)?[^/]+)(\/.*)?$/.exec(specifier) ?? [];
+  for (let dir = process.cwd(); name !== undefined; dir = dirname(dir)) {
+    const root = join(dir, 'node_modules', name);
+    let manifest: { exports?: unknown } | undefined;
     try {
-      return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(specifier)).href;
-    } catch {
-      return specifier;
+      manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports?: unknown };
+    } catch { /* not here */ }
+    if (manifest?.exports !== undefined) {
+      const target = exportTarget(manifest.exports, `.${subpath}`);
+      if (target !== undefined) return pathToFileURL(join(root, target)).href;
+      break;
+    }
+    if (manifest !== undefined || dirname(dir) === dir) break;
+  }
+  try {
+    return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(specifier)).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file `exports` maps `subpath` to under the conditions of `import` in Node, if it maps it plainly. */
+function exportTarget(exports: unknown, subpath: string): string | undefined {
+  const bySubpath = typeof exports === 'object' && exports !== null && !Array.isArray(exports) && Object.keys(exports).some((key) => key.startsWith('.'));
+  return conditional(bySubpath ? (exports as Record<string, unknown>)[subpath] : subpath === '.' ? exports : undefined);
+}
+
+function conditional(target: unknown): string | undefined {
+  if (typeof target === 'string') return target.startsWith('./') ? target : undefined;
+  if (Array.isArray(target)) return target.map(conditional).find((found) => found !== undefined);
+  if (typeof target !== 'object' || target === null) return undefined;
+  for (const [condition, value] of Object.entries(target)) {
+    if (condition === 'import' || condition === 'node' || condition === 'default') {
+      const found = conditional(value);
+      if (found !== undefined) return found;
     }
   }
+  return undefined;
 }
 
 /**
