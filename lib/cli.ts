@@ -3,13 +3,13 @@
  * Exit codes: 0 done, 1 the task failed (the message names the row), 2 bad usage or unreadable input.
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { now } from './clock.js';
 import { isFile } from './files.js';
+import { fromWorkingDirectory } from '../workers/import-task.js';
 import { ParallelizeError, parallelize, readNpy, task, writeNpy, type Matrix, type Progress } from './index.js';
 
 const kUsage = `Usage: parallelize run <module> --in <data.npy> --out <result.npy> [options]
@@ -148,8 +148,8 @@ function canWrite(path: string): boolean {
  * The module to load: a file here when one exists (`stats.js` means the file, not a package of
  * that name), an error for a path (`./stats.js`) to none; else a package: where the workers will
  * look for it (beside the library) when it is there, as `import` resolves it; else from the
- * working directory, which a library installed elsewhere (globally) cannot see, as `require`
- * resolves it (Node 20 resolves `import` only from a module's own place).
+ * working directory, which a library installed elsewhere (globally) cannot see, as the workers
+ * look for it there (fromWorkingDirectory).
  */
 function locate(module: string): string | URL {
   if (isFile(module)) return pathToFileURL(resolve(module));
@@ -158,14 +158,12 @@ function locate(module: string): string | URL {
     import.meta.resolve(module);
     return module;
   } catch {
-    try {
-      return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(module));
-    } catch {
-      // Before Node 20.6 (no import.meta.resolve), the threads' import() may still find it.
-      if (typeof import.meta.resolve !== 'function') return module;
-      // The threads would not find it either, after reading the data and starting: say so now.
-      throw new UsageError(`cannot find the module ${module}: it is no file here, and neither require() from here nor import() from where this command is installed finds a package of that name`);
-    }
+    const found = fromWorkingDirectory(module);
+    if (found !== undefined) return new URL(found);
+    // Before Node 20.6 (no import.meta.resolve), the threads' import() may still find it.
+    if (typeof import.meta.resolve !== 'function') return module;
+    // The threads would not find it either, after reading the data and starting: say so now.
+    throw new UsageError(`cannot find the module ${module}: it is no file here, and neither import() from here nor from where this command is installed finds a package of that name`);
   }
 }
 

@@ -87,6 +87,13 @@ describe('parallelize run', () => {
     const run = spawnSync(process.execPath, [bin, 'run', 'row-sums', '--export', 'sum', '--in', path, '--out', 'sums.npy', '--quiet'], { cwd: project, encoding: 'utf8', timeout: 30_000, env: childEnv() });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(Array.from(readNpy(join(project, 'sums.npy')).data), Array.from({ length: 6 }, (_, i) => data.row(i).reduce((a, b) => a + b, 0)));
+    // An ES-only package, which require() cannot find: through its exports, as import() finds it.
+    mkdirSync(join(project, 'node_modules', 'row-max'), { recursive: true });
+    writeFileSync(join(project, 'node_modules', 'row-max', 'package.json'), JSON.stringify({ name: 'row-max', type: 'module', exports: { '.': { import: './max.js' } } }));
+    writeFileSync(join(project, 'node_modules', 'row-max', 'max.js'), 'export default (row) => Math.max(...row);\n');
+    const esm = spawnSync(process.execPath, [bin, 'run', 'row-max', '--in', path, '--out', 'max.npy', '--quiet'], { cwd: project, encoding: 'utf8', timeout: 30_000, env: childEnv() });
+    assert.equal(esm.status, 0, esm.stderr);
+    assert.deepEqual(Array.from(readNpy(join(project, 'max.npy')).data), Array.from({ length: 6 }, (_, i) => Math.max(...data.row(i))));
   });
 
   test('an output that cannot be written at the end keeps the result in a temporary file, and exits 1', () => {
@@ -147,7 +154,7 @@ describe('parallelize run', () => {
       [['run', fixture, '--export', 'rowStats', '--in', path, '--out', join(path, 'o.npy')], /--out .*o\.npy: .*\.npy is not a directory/],
       [['run', fixture, '--export', 'rowStats', '--in', dir, '--out', 'x.npy'], /--in: Cannot read .* as \.npy: it is a directory/],
       [['run', './spec/fixtures/no-such-module.js', '--in', path, '--out', 'x.npy'], /cannot find the module \.\/spec\/fixtures\/no-such-module\.js: no such file/],
-      [['run', 'no-such-module.mjs', '--in', path, '--out', 'x.npy'], /cannot find the module no-such-module\.mjs: it is no file here, and neither require\(\) from here nor import\(\) from where this command is installed finds a package of that name/],
+      [['run', 'no-such-module.mjs', '--in', path, '--out', 'x.npy'], /cannot find the module no-such-module\.mjs: it is no file here, and neither import\(\) from here nor from where this command is installed finds a package of that name/],
     ];
     for (const [args, message] of early) {
       const run = cli(...args);

@@ -40,7 +40,7 @@ function locate(specifier: string): string {
  * entry or a plain subpath), else, for a package without `exports` (or a subpath pattern), as
  * `require` finds it there.
  */
-function fromWorkingDirectory(specifier: string): string | undefined {
+export function fromWorkingDirectory(specifier: string): string | undefined {
   const [, name, subpath = ''] = /^((?:@[^/]+\/)?[^/]+)(\/.*)?$/.exec(specifier) ?? [];
   for (let dir = process.cwd(); name !== undefined; dir = dirname(dir)) {
     const root = join(dir, 'node_modules', name);
