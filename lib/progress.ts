@@ -14,9 +14,10 @@ export const kProgressIntervalMs = 100;
 export function reportProgress(job: Job, total: number, onProgress: (progress: Progress) => void, workers: Iterable<WorkerHandle>): { finish(): void; stop(): void } {
   let reported = -1;
   const report = (final: boolean): void => {
-    // Never less than reported before: a worker's place, read between its writes, can lag.
-    const done = final ? total : Math.max(reported, Math.min(total, itemsDone(job, workers)));
-    if (done === reported || job.settled !== final) return;
+    // Never less than reported before: a worker's place, read between its writes, can lag. Nor
+    // `total` before the end, which the call's last report says (answers may still be on their way).
+    const done = final ? total : Math.max(reported, Math.min(total - 1, itemsDone(job, workers)));
+    if ((done === reported && !final) || job.settled !== final) return;
     reported = done;
     try {
       onProgress({ done, total });

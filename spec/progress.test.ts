@@ -98,7 +98,7 @@ describe('itemsDone (what progress and ERR_TIMEOUT count)', () => {
 });
 
 describe('reportProgress', () => {
-  test('never reports less than before, nor more than the total, while the call runs', async () => {
+  test('never reports less than before, nor the total, while the call runs; the total once it has settled', async () => {
     // Counts as a lagging read of the workers' places can give them; each tick reads one.
     const counts = [50, 30, 30, 60, 900];
     const seen: number[] = [];
@@ -107,6 +107,11 @@ describe('reportProgress', () => {
     while (counts.length > 0) await new Promise((resolve) => setTimeout(resolve, kProgressIntervalMs / 2));
     await new Promise((resolve) => setTimeout(resolve, 2 * kProgressIntervalMs));
     progress.stop();
-    assert.deepEqual(seen, [50, 60, 100]);
+    assert.deepEqual(seen, [50, 60, 99], 'and not the total before the end');
+    progress.finish(); // a call that has not settled gets no final report
+    assert.deepEqual(seen, [50, 60, 99]);
+    (job as { settled: boolean }).settled = true;
+    progress.finish();
+    assert.deepEqual(seen, [50, 60, 99, 100]);
   });
 });
