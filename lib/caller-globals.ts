@@ -4,7 +4,6 @@
  * calling thread, or whether a call works would depend on its size (see calling-thread.ts).
  */
 
-import { builtinModules } from 'node:module';
 import { kNamePart, kNameStart } from './identifiers.js';
 
 /**
@@ -19,18 +18,12 @@ const kNodeEnumerableGlobals = new Set([
 ]);
 
 /**
- * Built-in modules that a REPL or `node -e` makes globals of (`fs`, `path`), not enumerable but
- * absent from workers; those few that are globals everywhere are left out.
- */
-const kReplModules = new Set(builtinModules.filter((name) => !['console', 'crypto', 'process'].includes(name)));
-
-/**
  * The global names of this thread when the library loaded that a worker's global scope has too.
  * Enumerability is read with Object.keys: reading a descriptor of one of Node's lazy globals
  * (`FormData`, `Performance`) loads its modules, ~100 of them on Node 22 and 24.
  */
 const callerSet = new Set(Object.keys(globalThis).filter((name) => !kNodeEnumerableGlobals.has(name)));
-const startGlobals = new Set(Object.getOwnPropertyNames(globalThis).filter((name) => !callerSet.has(name) && !kReplModules.has(name)));
+const startGlobals = new Set(Object.getOwnPropertyNames(globalThis).filter((name) => !callerSet.has(name)));
 /** For each inline function's source, the names in it that were not globals then (most are its own variables). */
 const laterNames = new Map<string, readonly string[]>();
 const kIdentifier = new RegExp(`(?<![.${kNamePart}])[${kNameStart}][${kNamePart}]*`, 'g');

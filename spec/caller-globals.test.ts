@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { callerGlobalIn } from '../lib/caller-globals.ts';
 import { runModule } from './helpers.ts';
@@ -54,12 +53,5 @@ describe('callerGlobalIn', () => {
     `, { flags: ['--import', 'tsx'], timeout: 30_000 });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, `ERR_TASK_FAILED ${JSON.stringify(Array(7).fill(null))}\n`);
-  });
-
-  test('counts the built-in modules that a REPL or `node -e` makes globals (`path`), which workers lack', () => {
-    const library = JSON.stringify(new URL('../dist/lib/index.cjs', import.meta.url).pathname);
-    const script = `require(${library}).parallelize(['a/b.txt'], (file) => path.basename(file)).then((m) => console.log('ran here'), (error) => console.log(error.code))`;
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
-    assert.equal(run.stdout, 'ERR_TASK_FAILED\n', run.stderr);
   });
 });
