@@ -95,7 +95,7 @@ export async function runOnCallingThread(job: Job, input: Input, source: string,
   const run = async (start: number, end: number): Promise<{ spent: number; end: number }> => {
     const started = now();
     // An async fn waiting on nothing that could settle it would end the process with the call
-    // unsettled (its event loop empties): the call fails instead, as it does on a thread.
+    // unsettled (its event loop empties): the call fails instead (see stalled.ts).
     const ran = await untilStalled(runChunk({
       fn, context: clonedContext, getItem, typedItems: items, onCallingThread: true, start, end, control, status,
       inline: true, collect: job.collect, output: job.output,

@@ -86,8 +86,8 @@ export class Job {
       this.#reject = reject;
     });
     // The call awaits this only once the calling thread has run its share: a failure before then
-    // (the pool closed, onProgress threw) must not count as an unhandled rejection,
-    // which ends the process. Awaiting it later still rejects.
+    // (the pool closed, onProgress threw) must not count as an unhandled rejection, which ends
+    // the process. Awaiting it later still rejects.
     this.promise.catch(() => {});
   }
 
