@@ -171,6 +171,33 @@ describe('.npy', () => {
     assert.deepEqual(readdirSync(folder).sort(), ['a.npy', 'b.npy', 'read-only.npy'], 'no partial file left');
   });
 
+  test('a file whose set-user-ID bit, or whose long name, leaves no room for a partial file beside it is still written whole', () => {
+    const folder = mkdtempSync(join(dir, 'modes-'));
+    const setuid = join(folder, 'setuid.npy');
+    writeNpy(setuid, sample(1, 1));
+    chmodSync(setuid, 0o4750);
+    writeNpy(setuid, sample(2, 2));
+    assert.equal(statSync(setuid).mode & 0o7777, 0o4750, 'the bit is given back after the write');
+    assertSameMatrix(readNpy(setuid), sample(2, 2));
+    // A name of 250 characters: the partial file's name beside it would pass the 255 allowed.
+    const long = join(folder, `${'x'.repeat(246)}.npy`);
+    writeNpy(long, sample(1, 1));
+    writeNpy(long, sample(3, 1));
+    assertSameMatrix(readNpy(long), sample(3, 1));
+  });
+
+  test('a write through a link to no file that fails removes the file it made', () => {
+    const library = fileURLToPath(new URL('../dist/lib/index.cjs', import.meta.url));
+    const folder = mkdtempSync(join(dir, 'dangling-'));
+    const target = join(folder, 'target.npy');
+    const link = join(folder, 'link.npy');
+    symlinkSync(target, link);
+    const script = `const { Matrix, writeNpy } = require(${JSON.stringify(library)}); try { writeNpy(${JSON.stringify(link)}, Matrix.alloc(1000, 1000)); } catch (e) { console.log(e.code); }`;
+    const child = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 16; "$1" -e "$2"`, 'sh', process.execPath, script], { encoding: 'utf8' });
+    assert.equal(child.stdout, 'EFBIG\n', child.stderr);
+    assert.deepEqual(readdirSync(folder), ['link.npy'], 'the link stays, and no half-written target');
+  });
+
   test('numpy loads what we write', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
     const path = join(dir, 'from-js.npy');
     writeNpy(path, sample(4, 3));
