@@ -56,7 +56,7 @@ describe('task()', () => {
       writeFileSync(join(app, 'node_modules', 'app-task', 'index.js'), 'export default (x) => x * 10;');
       // Found as the app's own import() finds them: an ES-only package, and a dual one's ES build.
       const packages = {
-        'esm-only': { exports: { '.': { import: './index.js' }, './more': { import: './more.js' } } },
+        'esm-only': { exports: { '.': { import: './index.js' }, './more': { import: './more.js' }, './tools/*': { require: null, import: './lib/*.js' }, './tools/hidden': null } },
         '@lab/dual': { exports: { '.': { import: './index.mjs', require: './index.cjs' } } },
       };
       for (const [name, manifest] of Object.entries(packages)) {
@@ -65,6 +65,9 @@ describe('task()', () => {
       }
       writeFileSync(join(app, 'node_modules', 'esm-only', 'index.js'), 'export default (x) => x + 100;');
       writeFileSync(join(app, 'node_modules', 'esm-only', 'more.js'), 'export const more = (x) => x + 200;');
+      mkdirSync(join(app, 'node_modules', 'esm-only', 'lib'));
+      writeFileSync(join(app, 'node_modules', 'esm-only', 'lib', 'add.js'), 'export default (x) => x + 400;');
+      writeFileSync(join(app, 'node_modules', 'esm-only', 'lib', 'hidden.js'), 'export default (x) => x;');
       writeFileSync(join(app, 'node_modules', '@lab/dual', 'index.mjs'), 'export default (x) => x + 300;');
       writeFileSync(join(app, 'node_modules', '@lab/dual', 'index.cjs'), 'module.exports = { which: "require" };');
       const library = pathToFileURL(join(process.cwd(), 'dist', 'lib', 'index.js')).href;
@@ -72,7 +75,7 @@ describe('task()', () => {
         const { parallelize, task } = await import(${JSON.stringify(library)});
         const found = await parallelize([1, 2], task('app-task'), { cores: 1 });
         const missing = await parallelize([1, 2], task('no-such-package'), { cores: 1 }).catch((error) => error.message);
-        const others = await Promise.all([task('esm-only'), task('esm-only/more', 'more'), task('@lab/dual')].map((ref) =>
+        const others = await Promise.all([task('esm-only'), task('esm-only/more', 'more'), task('@lab/dual'), task('esm-only/tools/add'), task('esm-only/tools/hidden')].map((ref) =>
           parallelize([1], ref, { cores: 1 }).then((m) => m.data[0], (error) => error.message)));
         console.log(found.data.join());
         console.log(missing);
@@ -81,7 +84,8 @@ describe('task()', () => {
       assert.equal(run.status, 0, run.stderr);
       const [found, missing, others] = run.stdout.split('\n');
       assert.equal(found, '10,20');
-      assert.equal(others, '101,201,301');
+      // A subpath pattern is filled in; a subpath its package maps to null is not found.
+      assert.match(others!, /^101,201,301,401,Could not import task module esm-only\/tools\/hidden: /);
       assert.match(missing!, /^Could not import task module no-such-package: .*no-such-package.* \(a package name is looked for from where @parallelize\/core is installed, then from the working directory, .*parallelize-app-/);
     } finally {
       rmSync(app, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * module loader (see entryScript() in lib/location.ts).
  */
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,24 +36,28 @@ function locate(specifier: string): string {
 
 /**
  * A package's module as `import` from the working directory would find it: through the `exports`
- * of the nearest `node_modules/<name>` (its `import`, `node` or `default` condition, for the main
- * entry or a plain subpath), else, for a package without `exports` (or a subpath pattern), as
- * `require` finds it there.
+ * of the nearest `node_modules/<name>` (under the conditions `import` uses: `import`, `node`,
+ * `module-sync` where Node has it, `default`; subpath patterns too), else, for a package without
+ * `exports`, as `require` finds it there (its `main`, or `index.js`).
  */
 export function fromWorkingDirectory(specifier: string): string | undefined {
   const [, name, subpath = ''] = /^((?:@[^/]+\/)?[^/]+)(\/.*)?$/.exec(specifier) ?? [];
   for (let dir = process.cwd(); name !== undefined; dir = dirname(dir)) {
     const root = join(dir, 'node_modules', name);
-    let manifest: { exports?: unknown } | undefined;
-    try {
-      manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports?: unknown };
-    } catch { /* not here */ }
-    if (manifest?.exports !== undefined) {
+    if (existsSync(root)) {
+      // The nearest copy, as Node takes it; a package.json that does not parse is its error too.
+      let manifest: { exports?: unknown };
+      try {
+        manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports?: unknown };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') break;
+        return undefined;
+      }
+      if (manifest.exports === undefined) break;
       const target = exportTarget(manifest.exports, `.${subpath}`);
-      if (target !== undefined) return pathToFileURL(join(root, target)).href;
-      break;
+      return target === undefined ? undefined : pathToFileURL(join(root, target)).href;
     }
-    if (manifest !== undefined || dirname(dir) === dir) break;
+    if (dirname(dir) === dir) break;
   }
   try {
     return pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(specifier)).href;
@@ -62,23 +66,43 @@ export function fromWorkingDirectory(specifier: string): string | undefined {
   }
 }
 
-/** The file `exports` maps `subpath` to under the conditions of `import` in Node, if it maps it plainly. */
+const kConditions = new Set(['import', 'node', 'default', ...((process.features as { require_module?: boolean }).require_module ? ['module-sync'] : [])]);
+
+/** The file `exports` maps `subpath` to under `import`'s conditions, if it maps it. */
 function exportTarget(exports: unknown, subpath: string): string | undefined {
   const bySubpath = typeof exports === 'object' && exports !== null && !Array.isArray(exports) && Object.keys(exports).some((key) => key.startsWith('.'));
-  return conditional(bySubpath ? (exports as Record<string, unknown>)[subpath] : subpath === '.' ? exports : undefined);
+  if (!bySubpath) return subpath === '.' ? conditional(exports) : undefined;
+  const map = exports as Record<string, unknown>;
+  if (Object.hasOwn(map, subpath)) return conditional(map[subpath]);
+  // A pattern (`./*`, `./lib/*.js`): the longest prefix that matches, its `*` filled in.
+  const pattern = Object.keys(map).filter((key) => {
+    const star = key.indexOf('*');
+    return star >= 0 && subpath.startsWith(key.slice(0, star)) && subpath.endsWith(key.slice(star + 1)) && subpath.length >= key.length - 1;
+  }).sort((a, b) => b.indexOf('*') - a.indexOf('*'))[0];
+  if (pattern === undefined) return undefined;
+  const star = pattern.indexOf('*');
+  return conditional(map[pattern])?.replaceAll('*', subpath.slice(star, subpath.length - (pattern.length - star - 1)));
+}
+
+/**
+ * A target under `import`'s conditions: a path; undefined where no condition applies (the next
+ * one is tried); null where the first that applies says `null` (the path is refused, as Node refuses it).
+ */
+function resolveTarget(target: unknown): string | null | undefined {
+  if (target === null) return null;
+  if (typeof target === 'string') return target.startsWith('./') ? target : undefined;
+  if (Array.isArray(target)) return target.map(resolveTarget).find((found) => typeof found === 'string');
+  if (typeof target !== 'object') return undefined;
+  for (const [condition, value] of Object.entries(target)) {
+    if (!kConditions.has(condition)) continue;
+    const found = resolveTarget(value);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function conditional(target: unknown): string | undefined {
-  if (typeof target === 'string') return target.startsWith('./') ? target : undefined;
-  if (Array.isArray(target)) return target.map(conditional).find((found) => found !== undefined);
-  if (typeof target !== 'object' || target === null) return undefined;
-  for (const [condition, value] of Object.entries(target)) {
-    if (condition === 'import' || condition === 'node' || condition === 'default') {
-      const found = conditional(value);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
+  return resolveTarget(target) ?? undefined;
 }
 
 /**
