@@ -292,7 +292,10 @@ describe('a pool whose calls stay on the calling thread for want of threads', ()
     // Once, as calls would have saved a start; none where a busy machine sent a call to threads at once, which then failed.
     assert.ok(warmUps(run.stderr) === 1 || (warmUps(run.stderr) === 0 && failed > 0), `the pool tried to start threads ${warmUps(run.stderr)} times`);
     if (warmUps(run.stderr) === 1) assert.match(run.stderr, /could not start a thread: Worker initialization failure/);
-    assert.ok(failed <= 1, `${failed} calls failed`);
+    // Only calls that the rule sent to threads fail there; every call finished here resolves.
+    const sentToThreads = run.stderr.split('\n').filter((line) => /threads take (the rest|it all)/.test(line)).length;
+    assert.ok(failed <= sentToThreads, `${failed} calls failed, ${sentToThreads} went to threads`);
+    assert.ok(sentToThreads <= 5, `${sentToThreads} of 30 calls went to threads; a noisy moment may send one or two`);
   });
 
   test('starts none on one core, where a thread never beats the calling thread', async () => {
